@@ -1,0 +1,23 @@
+// Who may do what: deny by default, one table.
+#pragma once
+
+#include "core/role.hpp"
+
+namespace amphi::core {
+
+enum class Action {
+  ReadState,       // GET /state
+  ReadOwnEvents,   // GET /user-events
+  ReadRoomEvents,  // GET /events
+  RaiseHand,
+  LowerOwnHand,
+  LowerAnyHand,
+  Promote,
+  DemoteAny,
+  DemoteSelf,      // only while on stage; checked by the caller
+  SetLive,
+};
+
+bool allowed(Role role, Action action);
+
+}  // namespace amphi::core

@@ -1,0 +1,103 @@
+// NATS JetStream as Amphi's bus and state store: the ROOM_SIGNALS stream and the
+// AMPHI_ROOMS / AMPHI_PRESENCE key-value buckets. Hides nats.c; callbacks arrive on
+// nats.c threads and must be posted elsewhere by the receiver.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace amphi::bus {
+
+inline constexpr const char* kSignalsStream = "ROOM_SIGNALS";
+inline constexpr const char* kRoomsBucket = "AMPHI_ROOMS";
+inline constexpr const char* kPresenceBucket = "AMPHI_PRESENCE";
+
+struct BusOptions {
+  std::string url;                     // nats://host:port[,nats://...]
+  std::string name = "amphi-serve";    // connection name shown by the server
+  int replicas = 1;                    // R3 on a cluster
+  std::chrono::seconds signalsMaxAge{std::chrono::hours(24)};
+  std::chrono::seconds duplicateWindow{std::chrono::minutes(5)};
+  int64_t maxMsgsPerSubject = 1000;
+  std::chrono::seconds presenceTtl{30};
+  std::chrono::milliseconds requestTimeout{3000};
+};
+
+enum class Bucket { Rooms, Presence };
+
+struct KvEntry {
+  std::string value;
+  uint64_t revision = 0;
+};
+
+struct StreamMessage {
+  uint64_t seq = 0;
+  std::string subject;
+  std::string data;
+};
+
+struct StreamBounds {
+  uint64_t first = 0;  // 0 when the stream is empty
+  uint64_t last = 0;
+};
+
+// A compare-and-set lost the race: somebody else wrote the key first.
+class CasConflict : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Unsubscribes when destroyed.
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+};
+
+class Bus {
+ public:
+  using ConnectionListener = std::function<void(bool ready)>;
+  using MessageHandler = std::function<void(StreamMessage)>;
+
+  // Returns at once; connects in the background and reconnects forever. The
+  // listener hears when the bus becomes ready (connected, streams present) or not.
+  static std::unique_ptr<Bus> connect(BusOptions options, ConnectionListener listener);
+  virtual ~Bus() = default;
+
+  virtual bool ready() const = 0;
+  // Waits until ready or the timeout passes; returns ready().
+  virtual bool waitReady(std::chrono::milliseconds timeout) = 0;
+
+  // Key-value. Errors other than the documented ones throw core::Error(Unavailable).
+  virtual std::optional<KvEntry> get(Bucket bucket, const std::string& key) = 0;
+  // Throws CasConflict when the key exists.
+  virtual uint64_t create(Bucket bucket, const std::string& key, std::string_view value) = 0;
+  // Throws CasConflict when the revision is not the latest.
+  virtual uint64_t update(Bucket bucket, const std::string& key, std::string_view value,
+                          uint64_t lastRevision) = 0;
+  virtual uint64_t put(Bucket bucket, const std::string& key, std::string_view value) = 0;
+  // Latest values of keys matching a pattern (NATS wildcards), e.g. "demo.*".
+  virtual std::vector<std::pair<std::string, std::string>> scan(Bucket bucket,
+                                                                const std::string& pattern) = 0;
+
+  // Publishes to ROOM_SIGNALS with a Nats-Msg-Id; a retry repeats the id, so the
+  // stream stores the message once. Returns the stream sequence.
+  virtual uint64_t publish(const std::string& subject, std::string_view data,
+                           const std::string& msgId) = 0;
+  virtual StreamBounds signalBounds() = 0;
+  // The first message at or after fromSeq whose subject matches the filter.
+  virtual std::optional<StreamMessage> nextMessage(uint64_t fromSeq,
+                                                   const std::string& subjectFilter) = 0;
+  // Ordered delivery of ROOM_SIGNALS messages matching the filter, from startSeq
+  // on. Survives reconnects and server restarts: it resumes after the last
+  // sequence it delivered, never delivering one twice.
+  virtual std::unique_ptr<Subscription> subscribe(const std::string& subjectFilter,
+                                                  uint64_t startSeq, MessageHandler handler) = 0;
+};
+
+}  // namespace amphi::bus

@@ -1,0 +1,273 @@
+// nats.c implementation of Bus.
+#include <nats/nats.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "bus/nats_bus_impl.hpp"
+#include "bus/nats_util.hpp"
+#include "core/error.hpp"
+
+namespace amphi::bus::impl {
+namespace {
+
+void onOrderedMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  auto* link = static_cast<SubLink*>(closure);
+  MsgPtr guard(msg);
+  jsMsgMetaData* meta = nullptr;
+  if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) return;  // a status/heartbeat message
+  const uint64_t seq = meta->Sequence.Stream;
+  jsMsgMetaData_Destroy(meta);
+  auto& owner = *link->owner;
+  uint64_t last = owner.lastSeq.load();
+  if (seq <= last) return;  // already delivered by an earlier incarnation
+  owner.lastSeq.store(seq);
+  owner.handler(StreamMessage{seq, natsMsg_GetSubject(msg),
+                              std::string(natsMsg_GetData(msg), natsMsg_GetDataLength(msg))});
+}
+
+void onSubComplete(void* closure) { delete static_cast<SubLink*>(closure); }
+
+}  // namespace
+
+SubscriptionHandle::~SubscriptionHandle() { bus_->unsubscribe(sub_); }
+
+NatsBus::~NatsBus() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (maintainer_.joinable()) maintainer_.join();
+  for (auto& sub : std::vector(subs_.begin(), subs_.end())) unsubscribe(sub);
+  if (rooms_) kvStore_Destroy(rooms_);
+  if (presence_) kvStore_Destroy(presence_);
+  if (js_) jsCtx_Destroy(js_);
+  if (nc_) {
+    natsConnection_Close(nc_);
+    natsConnection_Destroy(nc_);
+  }
+}
+
+void NatsBus::start() {
+  natsOptions* raw = nullptr;
+  check(natsOptions_Create(&raw), "create options");
+  OptionsPtr opts(raw);
+  check(natsOptions_SetServers(raw, nullptr, 0), "reset servers");
+  check(natsOptions_SetURL(raw, options_.url.c_str()), "set url " + options_.url);
+  check(natsOptions_SetName(raw, options_.name.c_str()), "set name");
+  check(natsOptions_SetMaxReconnect(raw, -1), "set unlimited reconnects");
+  check(natsOptions_SetReconnectWait(raw, 250), "set reconnect wait");
+  check(natsOptions_SetReconnectJitter(raw, 250, 1000), "set reconnect jitter");
+  check(natsOptions_SetReconnectBufSize(raw, 8 * 1024 * 1024), "set reconnect buffer");
+  check(natsOptions_SetTimeout(raw, 2000), "set connect timeout");
+  check(natsOptions_SetRetryOnFailedConnect(raw, true, &NatsBus::onReconnected, this),
+        "retry on failed connect");
+  check(natsOptions_SetDisconnectedCB(raw, &NatsBus::onDisconnected, this), "disconnected cb");
+  check(natsOptions_SetReconnectedCB(raw, &NatsBus::onReconnected, this), "reconnected cb");
+  natsStatus s = natsConnection_Connect(&nc_, raw);
+  if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) fail(s, "connect to " + options_.url);
+  jsOptions jo = jsOpts();
+  check(natsConnection_JetStream(&js_, nc_, &jo), "open JetStream context");
+  maintainer_ = std::thread([this] { maintain(); });
+}
+
+jsOptions NatsBus::jsOpts() const {
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = options_.requestTimeout.count();
+  return jo;
+}
+
+void NatsBus::onDisconnected(natsConnection*, void* self) {
+  static_cast<NatsBus*>(self)->wake(true);
+}
+
+void NatsBus::onReconnected(natsConnection*, void* self) {
+  static_cast<NatsBus*>(self)->wake(false);
+}
+
+void NatsBus::wake(bool lost) {
+  if (lost) setReady(false);
+  {
+    std::lock_guard lock(mu_);
+    needsCheck_ = true;
+  }
+  cv_.notify_all();
+}
+
+void NatsBus::setReady(bool ready) {
+  if (ready_.exchange(ready) != ready) {
+    if (ready) {
+      spdlog::info("bus: NATS ready at {}", options_.url);
+    } else {
+      spdlog::warn("bus: NATS connection lost ({}); reconnecting", options_.url);
+    }
+    if (listener_) listener_(ready);
+  }
+  cv_.notify_all();
+}
+
+// Runs on its own thread: makes sure streams exist after every (re)connect and
+// re-creates ordered subscriptions, so no nats.c callback does blocking requests.
+void NatsBus::maintain() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_ || needsCheck_; });
+    if (stop_) break;
+    const bool connected = natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED;
+    if (!connected) {
+      if (ready_) setReady(false);
+      continue;
+    }
+    if (!needsCheck_ && ready_) continue;
+    needsCheck_ = false;
+    lock.unlock();
+    try {
+      ensureStreams();
+      resubscribeAll();
+      setReady(true);
+    } catch (const std::exception& e) {
+      spdlog::warn("bus: setting up streams failed: {}; retrying", e.what());
+      std::lock_guard relock(mu_);
+      needsCheck_ = true;
+    }
+    lock.lock();
+  }
+}
+
+bool NatsBus::waitReady(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, timeout, [this] { return ready_.load() || stop_; });
+  return ready_.load();
+}
+
+void NatsBus::ensureStreams() {
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  const char* subjects[] = {"room.>"};
+  cfg.Name = kSignalsStream;
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  cfg.Storage = js_FileStorage;
+  cfg.MaxAge = std::chrono::nanoseconds(options_.signalsMaxAge).count();
+  cfg.MaxMsgsPerSubject = options_.maxMsgsPerSubject;
+  cfg.Duplicates = std::chrono::nanoseconds(options_.duplicateWindow).count();
+  cfg.AllowDirect = true;
+  cfg.Replicas = options_.replicas;
+  jsOptions jo = jsOpts();
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  jsStreamInfo* si = nullptr;
+  natsStatus s = js_AddStream(&si, js_, &cfg, &jo, &jerr);
+  if (s != NATS_OK && jerr == JSStreamNameExistErr) {
+    s = js_UpdateStream(&si, js_, &cfg, &jo, &jerr);
+  }
+  if (si) jsStreamInfo_Destroy(si);
+  if (s != NATS_OK) fail(s, "create stream ROOM_SIGNALS");
+  if (!rooms_) ensureBucket(kRoomsBucket, 0, &rooms_);
+  if (!presence_) {
+    ensureBucket(kPresenceBucket,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(options_.presenceTtl).count(),
+                 &presence_);
+  }
+}
+
+void NatsBus::ensureBucket(const char* name, int64_t ttlMs, kvStore** out) {
+  kvConfig cfg;
+  kvConfig_Init(&cfg);
+  cfg.Bucket = name;
+  cfg.History = 1;
+  cfg.StorageType = js_FileStorage;
+  cfg.Replicas = options_.replicas;
+  cfg.TTL = ttlMs;
+  if (js_CreateKeyValue(out, js_, &cfg) == NATS_OK) return;
+  check(js_KeyValue(out, js_, name), std::string("open KV bucket ") + name);
+}
+
+void NatsBus::resubscribeAll() {
+  std::vector<std::shared_ptr<OrderedSub>> subs;
+  {
+    std::lock_guard lock(mu_);
+    subs.assign(subs_.begin(), subs_.end());
+  }
+  for (auto& sub : subs) startSub(*sub);
+}
+
+void NatsBus::startSub(OrderedSub& sub) {
+  std::lock_guard lock(sub.mu);
+  if (sub.closed) return;
+  if (sub.sub) {
+    natsSubscription_Unsubscribe(sub.sub);
+    natsSubscription_Destroy(sub.sub);
+    sub.sub = nullptr;
+  }
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = kSignalsStream;
+  so.Ordered = true;
+  so.Config.DeliverPolicy = js_DeliverByStartSequence;
+  so.Config.OptStartSeq = sub.lastSeq.load() + 1;
+  jsOptions jo = jsOpts();
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  auto* link = new SubLink{sub.shared_from_this()};
+  natsStatus s = js_Subscribe(&sub.sub, js_, sub.filter.c_str(), &onOrderedMessage, link, &jo,
+                              &so, &jerr);
+  if (s != NATS_OK) {
+    delete link;
+    sub.sub = nullptr;
+    fail(s, "subscribe to " + sub.filter);
+  }
+  natsSubscription_SetOnCompleteCB(sub.sub, &onSubComplete, link);
+}
+
+std::unique_ptr<Subscription> NatsBus::subscribe(const std::string& subjectFilter,
+                                                 uint64_t startSeq, MessageHandler handler) {
+  auto sub = std::make_shared<OrderedSub>();
+  sub->bus = this;
+  sub->filter = subjectFilter;
+  sub->handler = std::move(handler);
+  sub->lastSeq = startSeq > 0 ? startSeq - 1 : 0;
+  {
+    std::lock_guard lock(mu_);
+    subs_.insert(sub);
+  }
+  try {
+    if (ready()) startSub(*sub);  // otherwise the maintainer starts it once ready
+  } catch (const std::exception& e) {
+    spdlog::warn("bus: {}; will retry after reconnect", e.what());
+    wake(false);
+  }
+  return std::make_unique<SubscriptionHandle>(this, std::move(sub));
+}
+
+void NatsBus::unsubscribe(const std::shared_ptr<OrderedSub>& sub) {
+  {
+    std::lock_guard lock(mu_);
+    subs_.erase(sub);
+  }
+  std::lock_guard lock(sub->mu);
+  sub->closed = true;
+  if (sub->sub) {
+    natsSubscription_Unsubscribe(sub->sub);
+    natsSubscription_Destroy(sub->sub);
+    sub->sub = nullptr;
+  }
+}
+
+}  // namespace amphi::bus::impl
+
+namespace amphi::bus {
+
+std::unique_ptr<Bus> Bus::connect(BusOptions options, ConnectionListener listener) {
+  auto bus = std::make_unique<impl::NatsBus>(std::move(options), std::move(listener));
+  bus->start();
+  return bus;
+}
+
+}  // namespace amphi::bus

@@ -1,0 +1,263 @@
+#include "http/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <mutex>
+#include <random>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "http/sse_connection.hpp"
+
+namespace amphi::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using asio::awaitable;
+using asio::use_awaitable;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
+  Impl(asio::io_context& io, ServerOptions options, Handler handler, Metrics& metrics)
+      : io(io),
+        options(std::move(options)),
+        handler(std::move(handler)),
+        metrics(metrics),
+        acceptor(io),
+        pool(this->options.workerThreads) {}
+
+  awaitable<void> acceptLoop();
+  awaitable<void> session(tcp::socket socket);
+  awaitable<bool> writeResponse(beast::tcp_stream& stream, Response res, bool keepAlive,
+                                bool headOnly, unsigned version);
+  Response runHandler(Request& req);
+  void startSse(beast::tcp_stream& stream, Response& res);
+  std::string sseHead(const Response& res);
+
+  asio::io_context& io;
+  ServerOptions options;
+  Handler handler;
+  Metrics& metrics;
+  tcp::acceptor acceptor;
+  asio::thread_pool pool;
+  std::atomic<bool> stopping{false};
+  std::mutex sseMu;
+  std::set<std::shared_ptr<impl::SseConnection>> sse;  // guarded by sseMu
+};
+
+namespace {
+
+Request toRequest(bhttp::request<bhttp::string_body>&& msg, std::string remote) {
+  Request req;
+  req.method = std::string(msg.method_string());
+  req.target = std::string(msg.target());
+  std::string_view target = req.target;
+  auto q = target.find('?');
+  req.path = percentDecode(target.substr(0, q), false);
+  if (q != std::string_view::npos) req.query = parseQuery(target.substr(q + 1));
+  for (const auto& field : msg) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    req.headers[name] = std::string(field.value());
+  }
+  req.body = std::move(msg.body());
+  req.remoteAddress = std::move(remote);
+  return req;
+}
+
+bool isParseError(const error_code& ec) {
+  return &ec.category() == &bhttp::make_error_code(bhttp::error::bad_target).category();
+}
+
+}  // namespace
+
+Response Server::Impl::runHandler(Request& req) {
+  try {
+    return handler(req);
+  } catch (const std::exception& e) {
+    spdlog::error("http: unhandled error in {} {}: {}", req.method, req.path, e.what());
+    return errorResponse(500, "internal", "internal error; see the server log");
+  }
+}
+
+awaitable<bool> Server::Impl::writeResponse(beast::tcp_stream& stream, Response res,
+                                            bool keepAlive, bool headOnly, unsigned version) {
+  metrics.countResponse(res.status);
+  bhttp::response<bhttp::string_body> msg{static_cast<bhttp::status>(res.status), version};
+  msg.set(bhttp::field::server, "amphi");
+  if (!res.contentType.empty()) msg.set(bhttp::field::content_type, res.contentType);
+  for (auto& [name, value] : res.headers) msg.insert(name, value);
+  msg.keep_alive(keepAlive && !stopping);
+  const auto size = res.body.size();
+  if (!headOnly) msg.body() = std::move(res.body);
+  msg.prepare_payload();
+  if (headOnly) msg.content_length(size);
+  error_code ec;
+  if (headOnly) {
+    bhttp::response_serializer<bhttp::string_body> sr{msg};
+    co_await bhttp::async_write_header(stream, sr, asio::redirect_error(use_awaitable, ec));
+  } else {
+    co_await bhttp::async_write(stream, msg, asio::redirect_error(use_awaitable, ec));
+  }
+  co_return !ec && msg.keep_alive();
+}
+
+std::string Server::Impl::sseHead(const Response& res) {
+  std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+                     "Cache-Control: no-cache, no-store\r\nX-Accel-Buffering: no\r\n"
+                     "Connection: close\r\n";
+  for (const auto& [name, value] : res.headers) head += name + ": " + value + "\r\n";
+  thread_local std::minstd_rand rng{std::random_device{}()};
+  const int jitter = static_cast<int>(rng() % static_cast<unsigned>(options.sseRetryMs / 2 + 1));
+  head += "\r\nretry: " + std::to_string(options.sseRetryMs + jitter) + "\n\n";
+  return head;
+}
+
+void Server::Impl::startSse(beast::tcp_stream& stream, Response& res) {
+  metrics.countResponse(200);
+  auto conn = std::make_shared<impl::SseConnection>(stream.release_socket(), options.heartbeat,
+                                                    options.sseQueueLimit, metrics);
+  {
+    std::lock_guard lock(sseMu);
+    if (stopping) return;
+    sse.insert(conn);
+  }
+  conn->onClose([weak = weak_from_this(), raw = conn.get()] {
+    if (auto self = weak.lock()) {
+      std::lock_guard lock(self->sseMu);
+      for (auto it = self->sse.begin(); it != self->sse.end(); ++it) {
+        if (it->get() == raw) {
+          self->sse.erase(it);
+          break;
+        }
+      }
+    }
+  });
+  conn->start(sseHead(res));
+  asio::post(pool, [cb = std::move(res.onStream), conn]() mutable {
+    try {
+      cb(conn);
+    } catch (const std::exception& e) {
+      spdlog::error("http: starting event stream failed: {}", e.what());
+      conn->close();
+    }
+  });
+}
+
+awaitable<void> Server::Impl::session(tcp::socket socket) {
+  error_code ec;
+  auto endpoint = socket.remote_endpoint(ec);
+  std::string remote = ec ? "unknown" : endpoint.address().to_string();
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  for (bool first = true; !stopping; first = false) {
+    bhttp::request_parser<bhttp::string_body> parser;
+    parser.body_limit(options.bodyLimit);
+    parser.header_limit(static_cast<uint32_t>(options.headerLimit));
+    stream.expires_after(first ? options.readTimeout : options.idleTimeout);
+    co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
+    if (ec == bhttp::error::body_limit) {
+      co_await writeResponse(stream, errorResponse(413, "payload_too_large",
+                                                   "request body is over the 64 KiB limit"),
+                             false, false, 11);
+      break;
+    }
+    if (ec) {
+      if (isParseError(ec) && ec != bhttp::error::end_of_stream) {
+        co_await writeResponse(stream, errorResponse(400, "bad_request",
+                                                     "malformed HTTP request: " + ec.message()),
+                               false, false, 11);
+      }
+      break;
+    }
+    stream.expires_after(options.readTimeout + std::chrono::seconds(30));
+    const bool keepAlive = parser.keep_alive();
+    const unsigned version = parser.get().version();
+    Request req = toRequest(parser.release(), remote);
+    const bool headOnly = req.method == "HEAD";
+    Response res = co_await asio::co_spawn(
+        pool, [this, &req]() -> awaitable<Response> { co_return runHandler(req); },
+        use_awaitable);
+    if (res.onStream && res.status == 200) {
+      stream.expires_never();
+      startSse(stream, res);
+      co_return;
+    }
+    if (!co_await writeResponse(stream, std::move(res), keepAlive, headOnly, version)) break;
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+awaitable<void> Server::Impl::acceptLoop() {
+  auto self = shared_from_this();
+  while (!stopping) {
+    error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(asio::make_strand(io),
+                                                        asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (stopping || ec == asio::error::operation_aborted) break;
+      spdlog::warn("http: accept failed: {}", ec.message());
+      if (ec == asio::error::no_descriptors) {
+        asio::steady_timer pause(io, std::chrono::milliseconds(100));
+        co_await pause.async_wait(asio::redirect_error(use_awaitable, ec));
+      }
+      continue;
+    }
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, session(std::move(socket)), asio::detached);
+  }
+}
+
+Server::Server(asio::io_context& io, ServerOptions options, Handler handler, Metrics& metrics)
+    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(handler), metrics)) {}
+
+Server::~Server() {
+  stop();
+  join();
+}
+
+uint16_t Server::start() {
+  auto& a = impl_->acceptor;
+  const auto& o = impl_->options;
+  error_code ec;
+  tcp::endpoint endpoint(asio::ip::make_address(o.host, ec), o.port);
+  if (ec) throw std::runtime_error("invalid listen address '" + o.host + "': " + ec.message());
+  a.open(endpoint.protocol());
+  a.set_option(asio::socket_base::reuse_address(true));
+  a.bind(endpoint, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on " + o.host + ":" + std::to_string(o.port) + ": " +
+                             ec.message() + " (choose another address with --http)");
+  }
+  a.listen(asio::socket_base::max_listen_connections);
+  asio::co_spawn(impl_->io, impl_->acceptLoop(), asio::detached);
+  return a.local_endpoint().port();
+}
+
+void Server::stop() {
+  if (impl_->stopping.exchange(true)) return;
+  asio::post(impl_->io, [impl = impl_] {
+    error_code ignored;
+    impl->acceptor.close(ignored);
+  });
+  std::vector<std::shared_ptr<impl::SseConnection>> conns;
+  {
+    std::lock_guard lock(impl_->sseMu);
+    conns.assign(impl_->sse.begin(), impl_->sse.end());
+  }
+  for (auto& c : conns) c->goodbye();
+}
+
+void Server::join() { impl_->pool.join(); }
+
+}  // namespace amphi::http

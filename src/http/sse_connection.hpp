@@ -1,0 +1,59 @@
+// Internal to src/http: an SSE connection on its own strand with a bounded queue.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <vector>
+
+#include "http/metrics.hpp"
+#include "http/sse.hpp"
+
+namespace amphi::http::impl {
+
+class SseConnection : public SseStream, public std::enable_shared_from_this<SseConnection> {
+ public:
+  SseConnection(boost::asio::ip::tcp::socket socket, std::chrono::seconds heartbeat,
+                std::size_t queueLimit, Metrics& metrics);
+  ~SseConnection() override;
+
+  // Sends the response head (and retry hint), then heartbeats until closed.
+  void start(std::string head);
+  bool send(std::shared_ptr<const std::string> frame) override;
+  void close() override;
+  void onClose(std::function<void()> callback) override;
+  bool closed() const override { return closed_.load(); }
+  // Server shutdown: a last comment asking the client to reconnect, then close.
+  void goodbye();
+
+ private:
+  void enqueue(std::shared_ptr<const std::string> frame);
+  void writeNext();
+  void armHeartbeat();
+  void watchPeer();
+  void finish();
+
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer timer_;
+  std::chrono::seconds heartbeat_;
+  std::size_t queueLimit_;
+  Metrics& metrics_;
+  // Strand-only state.
+  std::vector<std::shared_ptr<const std::string>> queue_;
+  std::vector<std::shared_ptr<const std::string>> inflight_;
+  bool writing_ = false;
+  bool closing_ = false;
+  std::chrono::steady_clock::time_point lastWrite_;
+  char peerByte_ = 0;
+  // Any thread.
+  std::atomic<std::size_t> pending_{0};
+  std::atomic<bool> closed_{false};
+  std::mutex callbackMu_;
+  std::vector<std::function<void()>> callbacks_;
+  bool finished_ = false;  // guarded by callbackMu_
+};
+
+}  // namespace amphi::http::impl

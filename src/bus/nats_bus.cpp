@@ -134,9 +134,7 @@ void NatsBus::maintain() {
       resubscribeAll();
       setReady(true);
     } catch (const std::exception& e) {
-      spdlog::warn("bus: setting up streams failed: {}; retrying", e.what());
-      std::lock_guard relock(mu_);
-      needsCheck_ = true;
+      spdlog::warn("bus: setting up streams failed: {}; retrying in 1 s", e.what());
     }
     lock.lock();
   }
@@ -178,15 +176,35 @@ void NatsBus::ensureStreams() {
   }
 }
 
+// Creates the bucket's stream ourselves (as nats.c would) so that a TTL shorter than
+// the default 2-minute duplicate window is accepted, then binds to it.
 void NatsBus::ensureBucket(const char* name, int64_t ttlMs, kvStore** out) {
-  kvConfig cfg;
-  kvConfig_Init(&cfg);
-  cfg.Bucket = name;
-  cfg.History = 1;
-  cfg.StorageType = js_FileStorage;
+  const std::string stream = std::string("KV_") + name;
+  const std::string subject = std::string("$KV.") + name + ".>";
+  const char* subjects[] = {subject.c_str()};
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  cfg.Name = stream.c_str();
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  cfg.Storage = js_FileStorage;
   cfg.Replicas = options_.replicas;
-  cfg.TTL = ttlMs;
-  if (js_CreateKeyValue(out, js_, &cfg) == NATS_OK) return;
+  cfg.MaxMsgsPerSubject = 1;
+  cfg.Discard = js_DiscardNew;
+  cfg.AllowRollup = true;
+  cfg.DenyDelete = true;
+  cfg.AllowDirect = true;
+  if (ttlMs > 0) {
+    cfg.MaxAge = ttlMs * 1'000'000;
+    cfg.Duplicates = cfg.MaxAge;
+  }
+  jsOptions jo = jsOpts();
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  jsStreamInfo* si = nullptr;
+  natsStatus s = js_AddStream(&si, js_, &cfg, &jo, &jerr);
+  if (s != NATS_OK && jerr == JSStreamNameExistErr) s = js_UpdateStream(&si, js_, &cfg, &jo, &jerr);
+  if (si) jsStreamInfo_Destroy(si);
+  if (s != NATS_OK) fail(s, std::string("create KV bucket ") + name);
   check(js_KeyValue(out, js_, name), std::string("open KV bucket ") + name);
 }
 

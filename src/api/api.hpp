@@ -1,0 +1,57 @@
+// The REST API and event streams: HTTP requests in, core rules applied to room state
+// in the KV bucket, events out through the bus. Errors are mapped to HTTP in one place.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "http/message.hpp"
+#include "http/metrics.hpp"
+
+namespace amphi::bus {
+class Bus;
+}
+
+namespace amphi::api {
+
+struct ApiOptions {
+  std::string publicUrl = "http://127.0.0.1:8080";  // base of invite links and hlsUrl
+  std::string adminKey;                              // ≥ 16 characters
+  std::string serveId;                               // names this process in presence records
+  std::string sessionSecret;                         // empty: shared secret from the KV bucket
+  std::chrono::seconds sessionTtl{std::chrono::hours(12)};
+  std::chrono::seconds inviteTtl{std::chrono::hours(24 * 30)};  // 0: never expire
+  double joinPerMinute = 60;   // per client address
+  double joinBurst = 60;
+  double handPerMinute = 20;   // raise + lower, per user
+  double handBurst = 20;
+  std::size_t maxSsePerUser = 8;
+  std::size_t replayLimit = 1000;  // more missed events than this: RESET instead
+  std::chrono::seconds participantLeftGrace{5};
+  bool secureCookies = false;  // set when serving HTTPS
+};
+
+class Api {
+ public:
+  Api(ApiOptions options, bus::Bus& bus, http::Metrics& metrics);
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  http::Response handle(http::Request& request);
+  // Creates a room as the admin would; used for the demo room at first start.
+  // Returns the JSON the create endpoint returns.
+  std::string createRoom(const std::string& id, const std::string& title, int maxStage);
+  // Invite link of an existing room for a role ("moderator" | "viewer").
+  std::string inviteLink(const std::string& roomId, const std::string& role);
+  // Stops hubs and presence (flushing a last presence record).
+  void shutdown();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace amphi::api

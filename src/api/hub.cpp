@@ -1,0 +1,166 @@
+#include "api/hub.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "bus/bus.hpp"
+
+namespace amphi::api {
+namespace {
+constexpr std::size_t kRingSize = 2048;
+}  // namespace
+
+RoomHub::RoomHub(std::string roomId, bus::Bus& bus, http::Metrics& metrics,
+                 std::size_t replayLimit)
+    : roomId_(std::move(roomId)),
+      bus_(bus),
+      metrics_(metrics),
+      replayLimit_(replayLimit),
+      idleSince_(std::chrono::steady_clock::now()) {}
+
+RoomHub::~RoomHub() { subscription_.reset(); }
+
+void RoomHub::start() {
+  const uint64_t last = bus_.signalBounds().last;
+  {
+    std::lock_guard lock(mu_);
+    ringFloor_ = last;
+  }
+  std::weak_ptr<RoomHub> weak = weak_from_this();
+  subscription_ = bus_.subscribe(core::roomSubjectFilter(roomId_), last + 1,
+                                 [weak](bus::StreamMessage msg) {
+                                   if (auto self = weak.lock()) self->onMessage(std::move(msg));
+                                 });
+  spdlog::info("room {}: following events after #{}", roomId_, last);
+}
+
+void RoomHub::onMessage(bus::StreamMessage message) {
+  auto event = core::decodeEvent(message.data);
+  if (!event || event->roomId != roomId_) {
+    spdlog::warn("room {}: ignoring malformed event #{} on {}", roomId_, message.seq,
+                 message.subject);
+    return;
+  }
+  metrics_.eventsReceived++;
+  Entry entry{message.seq, std::move(*event), nullptr};
+  entry.frame = std::make_shared<const std::string>(core::sseFrame(entry.seq, entry.event));
+  std::lock_guard lock(mu_);
+  if (!ring_.empty() && entry.seq <= ring_.back().seq) return;
+  deliver(entry);
+  ring_.push_back(std::move(entry));
+  while (ring_.size() > kRingSize) {
+    ringFloor_ = ring_.front().seq;
+    ring_.pop_front();
+  }
+}
+
+void RoomHub::deliver(const Entry& entry) {
+  if (core::audienceOf(entry.event.type) == core::Audience::Everyone) {
+    for (auto& [ptr, conn] : conns_) sendTo(conn, entry.frame);
+    return;
+  }
+  for (auto* ptr : moderators_) sendTo(conns_.at(ptr), entry.frame);
+  auto [begin, end] = byUser_.equal_range(entry.event.userId);
+  for (auto it = begin; it != end; ++it) {
+    auto& conn = conns_.at(it->second);
+    if (conn.viewer.role != core::Role::Moderator) sendTo(conn, entry.frame);
+  }
+}
+
+void RoomHub::sendTo(Conn& conn, const std::shared_ptr<const std::string>& frame) {
+  // A full queue closes the stream; its close callback detaches it later.
+  conn.stream->send(frame);
+}
+
+std::vector<RoomHub::Entry> RoomHub::fetch(uint64_t from, uint64_t to) {
+  std::vector<Entry> out;
+  const std::string filter = core::roomSubjectFilter(roomId_);
+  while (from <= to) {
+    auto msg = bus_.nextMessage(from, filter);
+    if (!msg || msg->seq > to) break;
+    from = msg->seq + 1;
+    if (auto event = core::decodeEvent(msg->data)) {
+      out.push_back({msg->seq, std::move(*event), nullptr});
+      if (out.size() > replayLimit_) break;
+    }
+  }
+  return out;
+}
+
+bool RoomHub::tooOld(uint64_t lastEventId) {
+  const auto bounds = bus_.signalBounds();
+  if (lastEventId > bounds.last) return true;  // from a stream that no longer exists
+  return bounds.first > 0 && lastEventId + 1 < bounds.first;  // retention dropped events
+}
+
+void RoomHub::sendReset(const std::shared_ptr<http::SseStream>& stream, uint64_t seq) {
+  core::Event reset{core::EventType::Reset, roomId_, "", "", 0, nlohmann::json::object()};
+  reset.timestampMs = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  reset.data["reason"] = "missed events are no longer available; fetch /state again";
+  stream->send(std::make_shared<const std::string>(core::sseFrame(seq, reset)));
+}
+
+void RoomHub::attach(const std::shared_ptr<http::SseStream>& stream, const Viewer& viewer,
+                     std::optional<uint64_t> lastEventId) {
+  bool reset = lastEventId && tooOld(*lastEventId);
+  std::vector<Entry> fetched;
+  uint64_t cursor = lastEventId && !reset ? *lastEventId + 1 : 0;
+  for (;;) {
+    std::unique_lock lock(mu_);
+    if (!lastEventId || reset || cursor > ringFloor_ || fetched.size() > replayLimit_) {
+      if (fetched.size() > replayLimit_) reset = true;
+      if (reset) {
+        sendReset(stream, ring_.empty() ? ringFloor_ : ring_.back().seq);
+      } else if (lastEventId) {
+        for (auto& e : fetched) {
+          if (core::visibleTo(e.event, viewer.role, viewer.userId)) {
+            stream->send(std::make_shared<const std::string>(core::sseFrame(e.seq, e.event)));
+          }
+        }
+        for (const auto& e : ring_) {
+          if (e.seq >= cursor && core::visibleTo(e.event, viewer.role, viewer.userId)) {
+            stream->send(e.frame);
+          }
+        }
+      }
+      conns_[stream.get()] = Conn{stream, viewer};
+      if (viewer.role == core::Role::Moderator) moderators_.insert(stream.get());
+      byUser_.emplace(viewer.userId, stream.get());
+      return;
+    }
+    const uint64_t floor = ringFloor_;
+    lock.unlock();
+    auto more = fetch(cursor, floor);
+    cursor = floor + 1;
+    for (auto& e : more) fetched.push_back(std::move(e));
+  }
+}
+
+void RoomHub::detach(http::SseStream* stream) {
+  std::lock_guard lock(mu_);
+  auto it = conns_.find(stream);
+  if (it == conns_.end()) return;
+  auto [begin, end] = byUser_.equal_range(it->second.viewer.userId);
+  for (auto u = begin; u != end; ++u) {
+    if (u->second == stream) {
+      byUser_.erase(u);
+      break;
+    }
+  }
+  moderators_.erase(stream);
+  conns_.erase(it);
+  if (conns_.empty()) idleSince_ = std::chrono::steady_clock::now();
+}
+
+std::size_t RoomHub::connections() const {
+  std::lock_guard lock(mu_);
+  return conns_.size();
+}
+
+std::chrono::steady_clock::time_point RoomHub::idleSince() const {
+  std::lock_guard lock(mu_);
+  return idleSince_;
+}
+
+}  // namespace amphi::api

@@ -1,0 +1,85 @@
+// Internal to src/api: one RoomHub per active room per serve. It holds the room's
+// single ordered subscription to ROOM_SIGNALS, a ring of recent events, and the
+// SSE connections of this process, and fans each event out to those who may see it.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/event.hpp"
+#include "core/role.hpp"
+#include "http/metrics.hpp"
+#include "http/sse.hpp"
+
+namespace amphi::bus {
+class Bus;
+class Subscription;
+struct StreamMessage;
+}  // namespace amphi::bus
+
+namespace amphi::api {
+
+struct Viewer {
+  std::string userId;
+  std::string displayName;
+  core::Role role = core::Role::Viewer;
+  bool roomEvents = false;  // /events (moderator console) rather than /user-events
+};
+
+class RoomHub : public std::enable_shared_from_this<RoomHub> {
+ public:
+  RoomHub(std::string roomId, bus::Bus& bus, http::Metrics& metrics, std::size_t replayLimit);
+  ~RoomHub();
+
+  // Subscribes from the current end of the stream. Blocking (bus round trips).
+  void start();
+  // Replays what the viewer may see after lastEventId (or RESET when that is too
+  // old or unknown), then streams live: no loss, no duplicate. Blocking.
+  void attach(const std::shared_ptr<http::SseStream>& stream, const Viewer& viewer,
+              std::optional<uint64_t> lastEventId);
+  void detach(http::SseStream* stream);
+  std::size_t connections() const;
+  std::chrono::steady_clock::time_point idleSince() const;
+  const std::string& roomId() const { return roomId_; }
+
+ private:
+  struct Entry {
+    uint64_t seq;
+    core::Event event;
+    std::shared_ptr<const std::string> frame;
+  };
+  struct Conn {
+    std::shared_ptr<http::SseStream> stream;
+    Viewer viewer;
+  };
+
+  void onMessage(bus::StreamMessage message);
+  void deliver(const Entry& entry);  // mu_ held
+  void sendTo(Conn& conn, const std::shared_ptr<const std::string>& frame);  // mu_ held
+  std::vector<Entry> fetch(uint64_t from, uint64_t to);
+  void sendReset(const std::shared_ptr<http::SseStream>& stream, uint64_t seq);
+  bool tooOld(uint64_t lastEventId);
+
+  const std::string roomId_;
+  bus::Bus& bus_;
+  http::Metrics& metrics_;
+  const std::size_t replayLimit_;
+  std::unique_ptr<bus::Subscription> subscription_;
+  mutable std::mutex mu_;
+  std::deque<Entry> ring_;    // events with seq > ringFloor_, in order
+  uint64_t ringFloor_ = 0;    // every room event after this seq is in ring_
+  std::unordered_map<http::SseStream*, Conn> conns_;
+  std::unordered_set<http::SseStream*> moderators_;
+  std::unordered_multimap<std::string, http::SseStream*> byUser_;
+  std::chrono::steady_clock::time_point idleSince_;
+};
+
+}  // namespace amphi::api

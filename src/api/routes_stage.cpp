@@ -1,0 +1,97 @@
+// Stage membership: promote (moderator) and demote (moderator, or the user themself).
+#include <spdlog/spdlog.h>
+
+#include "api/context.hpp"
+
+namespace amphi::api {
+namespace {
+
+using core::Action;
+using core::Errc;
+using core::Error;
+using core::EventType;
+using nlohmann::json;
+
+const std::string& userParam(const http::Request& req) {
+  const std::string& id = req.param("userId");
+  if (!core::validUserId(id)) throw Error(Errc::NotFound, "no user '" + id + "' in this room");
+  return id;
+}
+
+core::Event stageChanged(const std::string& roomId, const core::RoomState& room,
+                         const std::string& userId, const std::string& name, const char* action) {
+  auto e = makeEvent(EventType::StageChanged, roomId, userId, name);
+  e.data["action"] = action;
+  e.data["stage"] = stageListJson(room);
+  return e;
+}
+
+http::Response promote(Context& ctx, http::Request& req) {
+  const std::string& roomId = roomParam(req);
+  const auto session = require(ctx, req, roomId, Action::Promote);
+  parseBody(req);
+  const std::string& target = userParam(req);
+  auto member = ctx.store.member(roomId, target);
+  if (!member) throw Error(Errc::NotFound, "user '" + target + "' never joined this room");
+  auto result = ctx.store.change(roomId, [&](core::RoomState& room) {
+    std::vector<core::Event> events;
+    if (core::promote(room, target, member->displayName, nowMs())) {
+      auto e = makeEvent(EventType::Promote, roomId, target, member->displayName);
+      e.data["by"] = session.claims.userId;
+      events.push_back(std::move(e));
+      events.push_back(stageChanged(roomId, room, target, member->displayName, "promote"));
+    }
+    return events;
+  });
+  if (result.changed) {
+    spdlog::info("room {}: user {} promoted by {}", roomId, target, session.claims.userId);
+  }
+  return jsonResponse(200, {{"userId", target},
+                    {"onStage", true},
+                    {"changed", result.changed},
+                    {"stage", stageListJson(result.room)}});
+}
+
+http::Response demote(Context& ctx, http::Request& req) {
+  const std::string& roomId = roomParam(req);
+  const auto session = requireMember(ctx, req, roomId);
+  parseBody(req);
+  const std::string& target = userParam(req);
+  const bool self = target == session.claims.userId;
+  if (!self && !core::allowed(session.claims.role, Action::DemoteAny)) {
+    throw Error(Errc::Forbidden, "only a moderator may take someone else off the stage");
+  }
+  std::string name;
+  auto result = ctx.store.change(roomId, [&](core::RoomState& room) {
+    for (const auto& s : room.stage) {
+      if (s.userId == target) name = s.displayName;
+    }
+    std::vector<core::Event> events;
+    if (core::demote(room, target)) {
+      auto e = makeEvent(EventType::Demote, roomId, target, name);
+      e.data["by"] = session.claims.userId;
+      events.push_back(std::move(e));
+      events.push_back(stageChanged(roomId, room, target, name, "demote"));
+    }
+    return events;
+  });
+  if (result.changed) {
+    spdlog::info("room {}: user {} left the stage ({})", roomId, target,
+                 self ? "by themself" : "demoted by " + session.claims.userId);
+  }
+  return jsonResponse(200, {{"userId", target},
+                    {"onStage", false},
+                    {"changed", result.changed},
+                    {"stage", stageListJson(result.room)}});
+}
+
+}  // namespace
+
+void addStageRoutes(http::Router& router, Context& ctx) {
+  router.add("POST", "/api/rooms/:roomId/promote/:userId",
+             [&ctx](http::Request& r) { return promote(ctx, r); });
+  router.add("POST", "/api/rooms/:roomId/demote/:userId",
+             [&ctx](http::Request& r) { return demote(ctx, r); });
+}
+
+}  // namespace amphi::api

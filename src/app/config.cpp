@@ -1,0 +1,161 @@
+#include "app/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace amphi::app {
+
+const std::vector<FieldInfo>& configFields() {
+  static const std::vector<FieldInfo> fields = {
+      {"http", &Config::http, "listen address host:port"},
+      {"data_dir", &Config::data_dir, "data directory (NATS store, admin key, logs)"},
+      {"nats_url", &Config::nats_url, "use this NATS server or cluster instead of a private one"},
+      {"nats_server_bin", &Config::nats_server_bin, "nats-server binary for the private server"},
+      {"public_url", &Config::public_url, "public base URL for links (default http://<listen>)"},
+      {"log_level", &Config::log_level, "trace, debug, info, warn or error"},
+      {"admin_key", &Config::admin_key, "admin key (≥ 16 chars); generated when unset", true},
+      {"session_secret", &Config::session_secret, "session signing key (≥ 32 chars); shared "
+                                                   "through NATS when unset", true},
+      {"session_ttl_hours", &Config::session_ttl_hours, "session lifetime in hours"},
+      {"invite_ttl_days", &Config::invite_ttl_days, "invite lifetime in days (0: never expire)"},
+      {"join_per_minute", &Config::join_per_minute, "joins per minute per client address"},
+      {"join_burst", &Config::join_burst, "join burst per client address"},
+      {"hand_per_minute", &Config::hand_per_minute, "raise/lower per minute per user"},
+      {"hand_burst", &Config::hand_burst, "raise/lower burst per user"},
+      {"max_sse_per_user", &Config::max_sse_per_user, "open event streams per user"},
+      {"sse_queue_limit", &Config::sse_queue_limit, "events queued before a slow client is "
+                                                     "dropped (it resumes by id)"},
+      {"heartbeat_seconds", &Config::heartbeat_seconds, "SSE heartbeat interval"},
+      {"worker_threads", &Config::worker_threads, "request handler threads"},
+      {"io_threads", &Config::io_threads, "network I/O threads"},
+      {"nats_replicas", &Config::nats_replicas, "stream replicas (3 on a cluster)"},
+      {"demo_room", &Config::demo_room, "create room 'demo' on a fresh data dir"},
+  };
+  return fields;
+}
+
+void setField(Config& config, const FieldInfo& field, const std::string& value) {
+  auto bad = [&](const char* what) {
+    return std::runtime_error(std::string(field.name) + ": '" + value + "' is not " + what);
+  };
+  std::visit(
+      [&](auto member) {
+        using T = std::remove_reference_t<decltype(config.*member)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          config.*member = value;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          if (value == "true" || value == "1" || value == "yes") {
+            config.*member = true;
+          } else if (value == "false" || value == "0" || value == "no") {
+            config.*member = false;
+          } else {
+            throw bad("true or false");
+          }
+        } else {
+          std::size_t used = 0;
+          try {
+            if constexpr (std::is_same_v<T, int>) {
+              config.*member = std::stoi(value, &used);
+            } else {
+              config.*member = std::stod(value, &used);
+            }
+          } catch (const std::exception&) {
+            throw bad("a number");
+          }
+          if (used != value.size()) throw bad("a number");
+        }
+      },
+      field.ref);
+}
+
+void applyTomlFile(Config& config, const std::string& path) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw std::runtime_error("config " + path + ": " + std::string(e.description()) + " at line " +
+                             std::to_string(e.source().begin.line));
+  }
+  for (const auto& [key, node] : table) {
+    const auto& fields = configFields();
+    auto it = std::find_if(fields.begin(), fields.end(),
+                           [&](const FieldInfo& f) { return key.str() == f.name; });
+    if (it == fields.end()) {
+      throw std::runtime_error("config " + path + ": unknown key '" + std::string(key.str()) + "'");
+    }
+    std::string text;
+    if (auto s = node.value<std::string>(); s && node.is_string()) {
+      text = *s;
+    } else if (node.is_boolean()) {
+      text = *node.value<bool>() ? "true" : "false";
+    } else if (node.is_integer()) {
+      text = std::to_string(*node.value<int64_t>());
+    } else if (node.is_floating_point()) {
+      text = std::to_string(*node.value<double>());
+    } else {
+      throw std::runtime_error("config " + path + ": '" + std::string(key.str()) +
+                               "' must be a string, number or boolean");
+    }
+    try {
+      setField(config, *it, text);
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error("config " + path + ": " + e.what());
+    }
+  }
+}
+
+void applyEnvironment(Config& config, const std::map<std::string, std::string>& env) {
+  for (const auto& field : configFields()) {
+    std::string name = "AMPHI_";
+    for (const char* p = field.name; *p; ++p) {
+      name += static_cast<char>(std::toupper(static_cast<unsigned char>(*p)));
+    }
+    auto it = env.find(name);
+    if (it == env.end()) continue;
+    try {
+      setField(config, field, it->second);
+    } catch (const std::runtime_error& e) {
+      throw std::runtime_error("environment " + name + ": " + e.what());
+    }
+  }
+}
+
+std::map<std::string, std::string> processEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string entry(*e);
+    auto eq = entry.find('=');
+    if (eq != std::string::npos && entry.rfind("AMPHI_", 0) == 0) {
+      env[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
+  }
+  return env;
+}
+
+void validate(const Config& c) {
+  auto require = [](bool ok, const std::string& message) {
+    if (!ok) throw std::runtime_error(message);
+  };
+  require(c.http.find(':') != std::string::npos, "http: expected host:port, got '" + c.http + "'");
+  require(c.admin_key.empty() || c.admin_key.size() >= 16,
+          "admin_key: must be at least 16 characters");
+  require(c.session_secret.empty() || c.session_secret.size() >= 32,
+          "session_secret: must be at least 32 characters");
+  require(c.session_ttl_hours >= 1, "session_ttl_hours: must be at least 1");
+  require(c.invite_ttl_days >= 0, "invite_ttl_days: must be 0 or more");
+  require(c.max_sse_per_user >= 1, "max_sse_per_user: must be at least 1");
+  require(c.sse_queue_limit >= 16, "sse_queue_limit: must be at least 16");
+  require(c.heartbeat_seconds >= 1, "heartbeat_seconds: must be at least 1");
+  require(c.worker_threads >= 1 && c.io_threads >= 1, "worker_threads, io_threads: at least 1");
+  require(c.nats_replicas == 1 || c.nats_replicas == 3 || c.nats_replicas == 5,
+          "nats_replicas: 1, 3 or 5");
+  require(!c.public_url.empty() ? c.public_url.rfind("http", 0) == 0 : true,
+          "public_url: must start with http:// or https://");
+}
+
+}  // namespace amphi::app

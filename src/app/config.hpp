@@ -1,0 +1,58 @@
+// The one typed configuration of amphi serve, with every default beside its field.
+// Sources, later wins: these defaults, the TOML file (--config), AMPHI_* environment
+// variables, command-line flags. Every field has one name used by all three:
+// field "nats_url" is TOML key nats_url, env AMPHI_NATS_URL and flag --nats-url.
+#pragma once
+
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace amphi::app {
+
+struct Config {
+  std::string http = "127.0.0.1:8080";  // listen address host:port (port 0: any free port)
+  std::string data_dir = "./data";      // nats store, admin key, logs
+  std::string nats_url;                 // empty: start a private nats-server
+  std::string nats_server_bin = "nats-server";
+  std::string public_url;               // base of links; empty: http://<listen address>
+  std::string log_level = "info";       // trace, debug, info, warn, error
+  std::string admin_key;                // empty: generated into <data_dir>/admin.key
+  std::string session_secret;           // empty: shared via the NATS KV bucket
+  int session_ttl_hours = 12;
+  int invite_ttl_days = 30;             // 0: invites never expire
+  double join_per_minute = 60;          // per client address
+  double join_burst = 60;
+  double hand_per_minute = 20;          // raise + lower, per user
+  double hand_burst = 20;
+  int max_sse_per_user = 8;
+  int sse_queue_limit = 1000;           // events queued before a slow client is dropped
+  int heartbeat_seconds = 15;
+  int worker_threads = 8;               // request handler pool
+  int io_threads = 2;
+  int nats_replicas = 1;                // 3 on a NATS cluster
+  bool demo_room = true;                // create room "demo" on a fresh data dir
+};
+
+using FieldRef = std::variant<std::string Config::*, int Config::*, double Config::*,
+                              bool Config::*>;
+struct FieldInfo {
+  const char* name;
+  FieldRef ref;
+  const char* help;
+  bool secret = false;  // never printed
+};
+const std::vector<FieldInfo>& configFields();
+
+// Throws std::runtime_error naming the file, key and problem.
+void applyTomlFile(Config& config, const std::string& path);
+// AMPHI_<NAME> variables; env is "NAME=value" strings (e.g. from environ).
+void applyEnvironment(Config& config, const std::map<std::string, std::string>& env);
+// Assigns a textual value to a field; throws std::runtime_error on bad values.
+void setField(Config& config, const FieldInfo& field, const std::string& value);
+// Checks ranges; throws std::runtime_error with what to fix.
+void validate(const Config& config);
+std::map<std::string, std::string> processEnvironment();
+
+}  // namespace amphi::app

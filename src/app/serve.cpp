@@ -1,0 +1,226 @@
+#include "app/serve.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "api/api.hpp"
+#include "app/embedded_nats.hpp"
+#include "auth/random.hpp"
+#include "bus/bus.hpp"
+#include "core/error.hpp"
+#include "http/server.hpp"
+
+namespace amphi::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string readFile(const fs::path& path) {
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
+void writeFile(const fs::path& path, const std::string& text, bool secret) {
+  std::ofstream(path) << text << "\n";
+  if (secret) ::chmod(path.c_str(), 0600);
+}
+
+// AMPHI_ADMIN_KEY, or the key generated into the data dir on first start.
+std::string adminKey(const Config& config, const fs::path& dataDir, std::string& source) {
+  if (!config.admin_key.empty()) {
+    source = "from AMPHI_ADMIN_KEY / config";
+    return config.admin_key;
+  }
+  const fs::path file = dataDir / "admin.key";
+  std::string key = fs::exists(file) ? readFile(file) : "";
+  if (key.size() < 16) {
+    key = auth::randomToken(24);
+    writeFile(file, key, true);
+  }
+  source = "from " + file.string();
+  return key;
+}
+
+std::pair<std::string, uint16_t> splitHostPort(const std::string& address) {
+  auto colon = address.rfind(':');
+  int port = std::stoi(address.substr(colon + 1));
+  if (port < 0 || port > 65535) throw std::runtime_error("http: bad port in '" + address + "'");
+  return {address.substr(0, colon), static_cast<uint16_t>(port)};
+}
+
+void setLogLevel(const std::string& level) {
+  auto parsed = spdlog::level::from_str(level);
+  if (parsed == spdlog::level::off && level != "off") {
+    throw std::runtime_error("log_level: unknown level '" + level + "'");
+  }
+  spdlog::set_level(parsed);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+}
+
+api::ApiOptions apiOptions(const Config& c, std::string publicUrl, std::string admin) {
+  api::ApiOptions o;
+  o.publicUrl = std::move(publicUrl);
+  o.adminKey = std::move(admin);
+  o.serveId = auth::randomId(10);
+  o.sessionSecret = c.session_secret;
+  o.sessionTtl = std::chrono::hours(c.session_ttl_hours);
+  o.inviteTtl = std::chrono::hours(24 * c.invite_ttl_days);
+  o.joinPerMinute = c.join_per_minute;
+  o.joinBurst = c.join_burst;
+  o.handPerMinute = c.hand_per_minute;
+  o.handBurst = c.hand_burst;
+  o.maxSsePerUser = static_cast<std::size_t>(c.max_sse_per_user);
+  o.secureCookies = o.publicUrl.rfind("https://", 0) == 0;
+  return o;
+}
+
+// The NATS URL to use: the configured one, or a private server's.
+std::string startNats(const Config& config, const fs::path& dataDir,
+                      std::unique_ptr<EmbeddedNats>& embedded) {
+  if (!config.nats_url.empty()) return config.nats_url;
+  EmbeddedNatsOptions options;
+  options.binary = config.nats_server_bin;
+  options.dataDir = dataDir.string();
+  embedded = std::make_unique<EmbeddedNats>(options);
+  std::cout << "Starting nats-server " << embedded->version() << " (JetStream, store in "
+            << (dataDir / "nats").string() << ") ..." << std::endl;
+  embedded->start();
+  writeFile(dataDir / "nats.url", embedded->url(), false);
+  return embedded->url();
+}
+
+void createDemoRoom(api::Api& api, const fs::path& dataDir) {
+  const fs::path marker = dataDir / ".demo-created";
+  if (fs::exists(marker)) return;
+  try {
+    api.createRoom("demo", "Demo classroom", 4);
+  } catch (const core::Error& e) {
+    if (e.code() != core::Errc::Conflict) throw;
+  }
+  writeFile(marker, "demo", false);
+  std::cout << "Room 'demo' created.\n"
+            << "  Moderator invite: " << api.inviteLink("demo", "moderator") << "\n"
+            << "  Viewer invite:    " << api.inviteLink("demo", "viewer") << std::endl;
+}
+
+}  // namespace
+
+int runServe(Config config) {
+  setLogLevel(config.log_level);
+  const fs::path dataDir = fs::absolute(config.data_dir);
+  fs::create_directories(dataDir);
+  std::string keySource;
+  const std::string admin = adminKey(config, dataDir, keySource);
+
+  std::unique_ptr<EmbeddedNats> embedded;
+  const std::string natsUrl = startNats(config, dataDir, embedded);
+  bus::BusOptions busOptions;
+  busOptions.url = natsUrl;
+  busOptions.replicas = config.nats_replicas;
+  auto bus = bus::Bus::connect(busOptions, nullptr);
+  if (!bus->waitReady(std::chrono::seconds(10))) {
+    spdlog::warn("NATS at {} is not reachable yet; serving 503 on /readyz until it is", natsUrl);
+  }
+
+  boost::asio::io_context io;
+  http::Metrics metrics;
+  std::unique_ptr<api::Api> api;
+  std::atomic<api::Api*> apiPtr{nullptr};
+  auto [host, port] = splitHostPort(config.http);
+  http::ServerOptions serverOptions;
+  serverOptions.host = host;
+  serverOptions.port = port;
+  serverOptions.heartbeat = std::chrono::seconds(config.heartbeat_seconds);
+  serverOptions.sseQueueLimit = static_cast<std::size_t>(config.sse_queue_limit);
+  serverOptions.workerThreads = static_cast<std::size_t>(config.worker_threads);
+  http::Server server(io, serverOptions, [&apiPtr](http::Request& req) {
+    api::Api* a = apiPtr.load();
+    if (!a) return http::errorResponse(503, "starting", "the server is starting; retry shortly");
+    return a->handle(req);
+  }, metrics);
+  const uint16_t bound = server.start();
+  const std::string listenUrl = "http://" + (host == "0.0.0.0" ? std::string("127.0.0.1") : host) +
+                                ":" + std::to_string(bound);
+  const std::string publicUrl = config.public_url.empty() ? listenUrl : config.public_url;
+  writeFile(dataDir / "public.url", publicUrl, false);
+  api = std::make_unique<api::Api>(apiOptions(config, publicUrl, admin), *bus, metrics);
+  apiPtr = api.get();
+
+  std::cout << "Amphi listening on " << listenUrl << "\n"
+            << "Admin key (" << keySource << "): " << admin << std::endl;
+  if (config.demo_room) {
+    try {
+      if (bus->ready()) createDemoRoom(*api, dataDir);
+    } catch (const std::exception& e) {
+      spdlog::warn("could not create the demo room: {}", e.what());
+    }
+  }
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  boost::asio::steady_timer drain(io);
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("received {}, shutting down: telling event streams to reconnect",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+    server.stop();
+    drain.expires_after(std::chrono::milliseconds(500));
+    drain.async_wait([&](const boost::system::error_code&) { io.stop(); });
+  });
+  std::vector<std::thread> threads;
+  for (int i = 1; i < config.io_threads; ++i) threads.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : threads) t.join();
+
+  apiPtr = nullptr;
+  server.join();
+  api->shutdown();
+  api.reset();
+  bus.reset();
+  if (embedded) {
+    spdlog::info("stopping nats-server");
+    embedded->stop();
+  }
+  spdlog::info("stopped");
+  return 0;
+}
+
+int runToken(Config config, const std::string& roomId, const std::string& role) {
+  spdlog::set_level(spdlog::level::warn);
+  const fs::path dataDir = fs::absolute(config.data_dir);
+  std::string natsUrl = config.nats_url;
+  std::unique_ptr<EmbeddedNats> embedded;
+  if (natsUrl.empty() && fs::exists(dataDir / "nats.url")) natsUrl = readFile(dataDir / "nats.url");
+  auto bus = natsUrl.empty() ? nullptr : bus::Bus::connect({.url = natsUrl}, nullptr);
+  if (!bus || !bus->waitReady(std::chrono::seconds(3))) {
+    bus.reset();
+    if (!config.nats_url.empty()) throw std::runtime_error("NATS at " + natsUrl + " is not reachable");
+    fs::create_directories(dataDir);
+    natsUrl = startNats(Config{config}, dataDir, embedded);  // serve is not running: use its store
+    bus = bus::Bus::connect({.url = natsUrl}, nullptr);
+    if (!bus->waitReady(std::chrono::seconds(10))) throw std::runtime_error("NATS did not start");
+  }
+  std::string publicUrl = config.public_url;
+  if (publicUrl.empty() && fs::exists(dataDir / "public.url")) publicUrl = readFile(dataDir / "public.url");
+  if (publicUrl.empty()) publicUrl = "http://" + config.http;
+  http::Metrics metrics;
+  api::ApiOptions options;
+  options.publicUrl = publicUrl;
+  options.serveId = "token" + auth::randomId(6);
+  api::Api api(options, *bus, metrics);
+  std::cout << api.inviteLink(roomId, role) << std::endl;
+  return 0;
+}
+
+}  // namespace amphi::app

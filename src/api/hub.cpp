@@ -102,17 +102,16 @@ void RoomHub::sendReset(const std::shared_ptr<http::SseStream>& stream, uint64_t
 }
 
 void RoomHub::attach(const std::shared_ptr<http::SseStream>& stream, const Viewer& viewer,
-                     std::optional<uint64_t> lastEventId) {
-  bool reset = lastEventId && tooOld(*lastEventId);
+                     uint64_t after, bool clientId) {
+  bool reset = clientId && tooOld(after);
   std::vector<Entry> fetched;
-  uint64_t cursor = lastEventId && !reset ? *lastEventId + 1 : 0;
+  uint64_t cursor = after + 1;
   for (;;) {
     std::unique_lock lock(mu_);
-    if (!lastEventId || reset || cursor > ringFloor_ || fetched.size() > replayLimit_) {
-      if (fetched.size() > replayLimit_) reset = true;
-      if (reset) {
+    if (reset || cursor > ringFloor_ || fetched.size() > replayLimit_) {
+      if (reset || fetched.size() > replayLimit_) {
         sendReset(stream, ring_.empty() ? ringFloor_ : ring_.back().seq);
-      } else if (lastEventId) {
+      } else {
         for (auto& e : fetched) {
           if (core::visibleTo(e.event, viewer.role, viewer.userId)) {
             stream->send(std::make_shared<const std::string>(core::sseFrame(e.seq, e.event)));

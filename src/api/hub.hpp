@@ -41,10 +41,12 @@ class RoomHub : public std::enable_shared_from_this<RoomHub> {
 
   // Subscribes from the current end of the stream. Blocking (bus round trips).
   void start();
-  // Replays what the viewer may see after lastEventId (or RESET when that is too
-  // old or unknown), then streams live: no loss, no duplicate. Blocking.
+  // Replays what the viewer may see after `after` (an event id), then streams live:
+  // no loss, no duplicate. A client's own Last-Event-ID is `clientId` and gets RESET
+  // when the stream can no longer serve it; a fresh client passes the stream's last
+  // sequence at the time of its request. Blocking (bus reads).
   void attach(const std::shared_ptr<http::SseStream>& stream, const Viewer& viewer,
-              std::optional<uint64_t> lastEventId);
+              uint64_t after, bool clientId);
   void detach(http::SseStream* stream);
   std::size_t connections() const;
   std::chrono::steady_clock::time_point idleSince() const;

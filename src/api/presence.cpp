@@ -87,7 +87,9 @@ std::map<std::string, core::Role> Presence::remoteUsers(const std::string& roomI
     if (key == roomId + "." + serveId_) continue;  // our own record: we know better
     auto j = nlohmann::json::parse(value, nullptr, false);
     if (!j.is_object() || j.value("at", int64_t{0}) < cutoff) continue;
-    for (const auto& [uid, role] : j.value("users", nlohmann::json::object()).items()) {
+    auto recorded = j.find("users");
+    if (recorded == j.end() || !recorded->is_object()) continue;
+    for (const auto& [uid, role] : recorded->items()) {
       users[uid] = role == "moderator" ? core::Role::Moderator : core::Role::Viewer;
     }
   }

@@ -49,8 +49,7 @@ void releaseSlot(Context& ctx, const std::string& userId) {
 }
 
 void startStream(Context& ctx, const std::string& roomId, const Viewer& viewer,
-                 std::optional<uint64_t> resumeFrom,
-                 const std::shared_ptr<http::SseStream>& stream) {
+                 uint64_t after, bool clientId, const std::shared_ptr<http::SseStream>& stream) {
   auto hub = ctx.hubs.get(roomId);
   stream->onClose([&ctx, hub, roomId, viewer, raw = stream.get()] {
     hub->detach(raw);
@@ -58,7 +57,7 @@ void startStream(Context& ctx, const std::string& roomId, const Viewer& viewer,
     releaseSlot(ctx, viewer.userId);
   });
   ctx.presence.connected(roomId, viewer);
-  hub->attach(stream, viewer, resumeFrom);
+  hub->attach(stream, viewer, after, clientId);
   if (stream->closed()) hub->detach(stream.get());  // closed while attaching
 }
 
@@ -68,14 +67,18 @@ http::Response events(Context& ctx, http::Request& req, bool roomWide) {
       require(ctx, req, roomId, roomWide ? Action::ReadRoomEvents : Action::ReadOwnEvents);
   const auto resumeFrom = lastEventId(req);
   ctx.store.load(roomId);  // 404 for a room that was never created
+  // A fresh stream starts at the stream's end as of this request, so an event
+  // published after the client got its response head is never missed.
+  const uint64_t after = resumeFrom ? *resumeFrom : ctx.bus.signalBounds().last;
   const auto& c = session.claims;
   Viewer viewer{c.userId, c.displayName, c.role, roomWide};
   reserveSlot(ctx, c.userId);
   http::Response res;
   res.contentType = "text/event-stream";
-  res.onStream = [&ctx, roomId, viewer, resumeFrom](std::shared_ptr<http::SseStream> stream) {
+  const bool clientId = resumeFrom.has_value();
+  res.onStream = [&ctx, roomId, viewer, after, clientId](std::shared_ptr<http::SseStream> stream) {
     try {
-      startStream(ctx, roomId, viewer, resumeFrom, stream);
+      startStream(ctx, roomId, viewer, after, clientId, stream);
     } catch (const std::exception& e) {
       spdlog::warn("room {}: event stream for user {} failed: {}", roomId, viewer.userId,
                    e.what());

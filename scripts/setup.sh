@@ -12,10 +12,16 @@ APT_PACKAGES=(
   # fuzzing (libFuzzer runtime for clang)
   clang libclang-rt-14-dev
   # runtime parts started by serve and by the tests
-  nats-server curl iproute2 procps
+  nats-server janus curl iproute2 procps nftables
+  # browser end-to-end tests (playwright-core drives Debian's Chromium)
+  chromium
   # benchmark peers
   nginx-light libnginx-mod-nchan
 )
+# Node.js and npm: Debian's packages unless a node is there already (NodeSource's
+# nodejs bundles npm and conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -120,13 +120,39 @@ std::string Api::inviteLink(const std::string& roomId, const std::string& role) 
   return api::inviteLink(ctx, roomId, invite.code);
 }
 
+void Api::enableStage(const JanusServer& j) {
+  auto& ctx = state_->ctx;
+  ctx.stage.setHomeJanus({j.id, j.wsUrl, j.httpUrl, j.adminUrl, j.adminSecret, j.roomAdminKey});
+  ctx.stage.startWatcher([&ctx](const std::string& roomId, const std::string& userId) {
+    demoteUser(ctx, roomId, userId, "");
+  });
+}
+
+void Api::resyncStage(const std::string& janusId) { state_->ctx.stage.resync(janusId); }
+
 void Api::shutdown() {
   if (!state_) return;
+  state_->ctx.stage.stop();
   state_->ctx.presence.stop();
   state_->ctx.hubs.clear();
 }
 
 // ---- Context and helpers ----
+
+namespace {
+StageOptions stageOptions(const ApiOptions& o) {
+  StageOptions s;
+  std::string base = o.publicUrl;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  if (base.rfind("https://", 0) == 0) {
+    s.publicWsUrl = "wss://" + base.substr(8) + "/janus";
+  } else if (base.rfind("http://", 0) == 0) {
+    s.publicWsUrl = "ws://" + base.substr(7) + "/janus";
+  }
+  s.grace = o.stageGrace;
+  return s;
+}
+}  // namespace
 
 Context::Context(ApiOptions opts, bus::Bus& b, http::Metrics& m)
     : options(std::move(opts)),
@@ -136,6 +162,7 @@ Context::Context(ApiOptions opts, bus::Bus& b, http::Metrics& m)
       keys(b, options.sessionSecret),
       hubs(b, m, options.replayLimit),
       presence(b, store, options.serveId, std::chrono::seconds(30), options.participantLeftGrace),
+      stage(b, store, stageOptions(options)),
       joinLimiter(options.joinPerMinute, options.joinBurst),
       handLimiter(options.handPerMinute, options.handBurst) {}
 

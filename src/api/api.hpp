@@ -31,6 +31,17 @@ struct ApiOptions {
   std::size_t replayLimit = 1000;  // more missed events than this: RESET instead
   std::chrono::seconds participantLeftGrace{5};
   bool secureCookies = false;  // set when serving HTTPS
+  std::chrono::seconds stageGrace{10};  // a promoted user not publishing this long is demoted
+};
+
+// A Janus server the stage can use (embedded, or given with --janus-url).
+struct JanusServer {
+  std::string id;
+  std::string wsUrl;
+  std::string httpUrl;
+  std::string adminUrl;
+  std::string adminSecret;
+  std::string roomAdminKey;
 };
 
 class Api {
@@ -46,7 +57,11 @@ class Api {
   std::string createRoom(const std::string& id, const std::string& title, int maxStage);
   // Invite link of an existing room for a role ("moderator" | "viewer").
   std::string inviteLink(const std::string& roomId, const std::string& role);
-  // Stops hubs and presence (flushing a last presence record).
+  // Enables the stage on this Janus and starts the stage watcher.
+  void enableStage(const JanusServer& janus);
+  // Re-creates VideoRooms and grants after that Janus restarted.
+  void resyncStage(const std::string& janusId);
+  // Stops hubs, the stage watcher and presence (flushing a last presence record).
   void shutdown();
 
  private:

@@ -14,6 +14,7 @@
 #include "api/presence.hpp"
 #include "api/room_store.hpp"
 #include "api/session.hpp"
+#include "api/stage.hpp"
 #include "auth/rate_limit.hpp"
 #include "core/error.hpp"
 #include "core/permissions.hpp"
@@ -47,6 +48,7 @@ struct Context {
   SessionKeys keys;
   HubRegistry hubs;
   Presence presence;
+  StageService stage;
   auth::RateLimiter joinLimiter;
   auth::RateLimiter handLimiter;
   std::mutex sseMu;
@@ -79,6 +81,11 @@ core::Event makeEvent(core::EventType type, const std::string& roomId, const std
 nlohmann::json stageListJson(const core::RoomState& room);
 std::string inviteLink(const Context& ctx, const std::string& roomId, const std::string& code);
 nlohmann::json roomCreatedJson(const Context& ctx, const core::RoomState& room);
+
+// Takes a user off the stage: Janus access revoked first, then the state change and
+// DEMOTE + STAGE_CHANGED. Used by the demote endpoint and the stage watcher.
+http::Response demoteUser(Context& ctx, const std::string& roomId, const std::string& target,
+                          const std::string& by);
 
 void addRoomRoutes(http::Router& router, Context& ctx);
 void addHandRoutes(http::Router& router, Context& ctx);

@@ -69,6 +69,7 @@ http::Response lowerHand(Context& ctx, http::Request& req) {
     return events;
   });
   if (result.changed) spdlog::info("room {}: hand of {} lowered by {}", roomId, target, me.userId);
+  if (ctx.stage.enabled()) ctx.stage.revoke(roomId, target, /*subscribeOnly=*/true);
   return jsonResponse(200, {{"raised", false}, {"userId", target}, {"changed", result.changed}});
 }
 

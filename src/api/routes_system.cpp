@@ -8,7 +8,15 @@ void addSystemRoutes(http::Router& router, Context& ctx) {
   router.add("GET", "/healthz", [](http::Request&) { return jsonResponse(200, {{"status", "ok"}}); });
   router.add("GET", "/readyz", [&ctx](http::Request&) {
     const bool nats = ctx.bus.ready();
-    return jsonResponse(nats ? 200 : 503, {{"status", nats ? "ready" : "unavailable"}, {"nats", nats}});
+    nlohmann::json body = {{"nats", nats}};
+    bool ready = nats;
+    if (ctx.stage.enabled()) {
+      const bool janus = ctx.stage.janusReady();
+      body["janus"] = janus;
+      ready = ready && janus;
+    }
+    body["status"] = ready ? "ready" : "unavailable";
+    return jsonResponse(ready ? 200 : 503, body);
   });
   router.add("GET", "/metrics", [&ctx](http::Request&) {
     http::Response res;

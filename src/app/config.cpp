@@ -35,6 +35,19 @@ const std::vector<FieldInfo>& configFields() {
       {"io_threads", &Config::io_threads, "network I/O threads"},
       {"nats_replicas", &Config::nats_replicas, "stream replicas (3 on a cluster)"},
       {"demo_room", &Config::demo_room, "create room 'demo' on a fresh data dir"},
+      {"janus", &Config::janus, "start a private Janus for the stage (unless janus_url)"},
+      {"janus_bin", &Config::janus_bin, "janus binary for the private Janus"},
+      {"janus_url", &Config::janus_url, "use this Janus (WebSocket URL ws://…) for the stage"},
+      {"janus_http_url", &Config::janus_http_url, "HTTP API of that Janus (http://…/janus)"},
+      {"janus_admin_url", &Config::janus_admin_url, "Admin API of that Janus (http://…/admin)"},
+      {"janus_admin_secret", &Config::janus_admin_secret, "admin_secret of that Janus", true},
+      {"janus_room_admin_key", &Config::janus_room_admin_key, "VideoRoom admin_key of that Janus",
+       true},
+      {"public_ip", &Config::public_ip, "public address of this host for Janus (behind NAT)"},
+      {"rtp_port_min", &Config::rtp_port_min, "lowest UDP port Janus uses for media"},
+      {"rtp_port_max", &Config::rtp_port_max, "highest UDP port Janus uses for media"},
+      {"stage_grace_seconds", &Config::stage_grace_seconds,
+       "demote a promoted user who stopped publishing for this long"},
   };
   return fields;
 }
@@ -152,6 +165,12 @@ void validate(const Config& c) {
   require(c.sse_queue_limit >= 16, "sse_queue_limit: must be at least 16");
   require(c.heartbeat_seconds >= 1, "heartbeat_seconds: must be at least 1");
   require(c.worker_threads >= 1 && c.io_threads >= 1, "worker_threads, io_threads: at least 1");
+  require(c.rtp_port_min > 1024 && c.rtp_port_min < c.rtp_port_max && c.rtp_port_max < 65536,
+          "rtp_port_min, rtp_port_max: a range within 1025-65535");
+  require(c.stage_grace_seconds >= 1, "stage_grace_seconds: at least 1");
+  require(c.janus_url.empty() || (!c.janus_http_url.empty() && !c.janus_admin_url.empty() &&
+                                  !c.janus_admin_secret.empty()),
+          "janus_url needs janus_http_url, janus_admin_url and janus_admin_secret too");
   require(c.nats_replicas == 1 || c.nats_replicas == 3 || c.nats_replicas == 5,
           "nats_replicas: 1, 3 or 5");
   require(!c.public_url.empty() ? c.public_url.rfind("http", 0) == 0 : true,

@@ -33,6 +33,18 @@ struct Config {
   int io_threads = 2;
   int nats_replicas = 1;                // 3 on a NATS cluster
   bool demo_room = true;                // create room "demo" on a fresh data dir
+  // Stage (Janus VideoRoom)
+  bool janus = true;                    // start a private Janus (when janus_url is empty)
+  std::string janus_bin = "janus";
+  std::string janus_url;                // an existing Janus: its WebSocket URL (ws://…)
+  std::string janus_http_url;           //   its HTTP API (http://…/janus)
+  std::string janus_admin_url;          //   its Admin API (http://…/admin)
+  std::string janus_admin_secret;       //   admin_secret of that Janus
+  std::string janus_room_admin_key;     //   VideoRoom admin_key of that Janus
+  std::string public_ip;                // nat_1_1_mapping for a server behind NAT
+  int rtp_port_min = 20000;             // Janus ICE/RTP UDP port range
+  int rtp_port_max = 20999;
+  int stage_grace_seconds = 10;         // a promoted user not publishing this long is demoted
 };
 
 using FieldRef = std::variant<std::string Config::*, int Config::*, double Config::*,

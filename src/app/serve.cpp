@@ -19,6 +19,7 @@
 #include "bus/bus.hpp"
 #include "core/error.hpp"
 #include "http/server.hpp"
+#include "sfu/embedded_janus.hpp"
 
 namespace amphi::app {
 namespace {
@@ -83,8 +84,71 @@ api::ApiOptions apiOptions(const Config& c, std::string publicUrl, std::string a
   o.handBurst = c.hand_burst;
   o.maxSsePerUser = static_cast<std::size_t>(c.max_sse_per_user);
   o.secureCookies = o.publicUrl.rfind("https://", 0) == 0;
+  o.stageGrace = std::chrono::seconds(c.stage_grace_seconds);
   return o;
 }
+
+// The Janus for the stage: the configured one, or a private one (nullopt: no stage).
+std::optional<api::JanusServer> startJanus(const Config& config, const fs::path& dataDir,
+                                           std::unique_ptr<sfu::EmbeddedJanus>& embedded) {
+  if (!config.janus_url.empty()) {
+    return api::JanusServer{"external", config.janus_url, config.janus_http_url,
+                            config.janus_admin_url, config.janus_admin_secret,
+                            config.janus_room_admin_key};
+  }
+  if (!config.janus) return std::nullopt;
+  sfu::EmbeddedJanusOptions options;
+  options.binary = config.janus_bin;
+  options.dataDir = dataDir.string();
+  options.publicIp = config.public_ip;
+  options.rtpMin = config.rtp_port_min;
+  options.rtpMax = config.rtp_port_max;
+  try {
+    embedded = std::make_unique<sfu::EmbeddedJanus>(options);
+    std::cout << "Starting Janus for the stage (log " << embedded->logFile() << ") ..."
+              << std::endl;
+    embedded->start();
+  } catch (const std::exception& e) {
+    spdlog::error("the stage is off: Janus did not start: {} (install the 'janus' package, "
+                  "or pass --janus-url, or --janus false)", e.what());
+    embedded.reset();
+    return std::nullopt;
+  }
+  return api::JanusServer{"local-" + auth::randomId(8), embedded->wsUrl(), embedded->httpUrl(),
+                          embedded->adminUrl(), embedded->adminSecret(), embedded->roomAdminKey()};
+}
+
+// Restarts a private Janus that died and re-creates its rooms and grants.
+class JanusSupervisor {
+ public:
+  JanusSupervisor(sfu::EmbeddedJanus& janus, api::Api& api, std::string id)
+      : janus_(janus), api_(api), id_(std::move(id)), thread_([this] { run(); }) {}
+  ~JanusSupervisor() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    while (!stop_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      if (stop_ || janus_.running()) continue;
+      spdlog::error("Janus (media server) died; restarting it");
+      try {
+        janus_.start();
+        api_.resyncStage(id_);
+        spdlog::info("Janus is back");
+      } catch (const std::exception& e) {
+        spdlog::error("restarting Janus failed: {}; retrying", e.what());
+      }
+    }
+  }
+  sfu::EmbeddedJanus& janus_;
+  api::Api& api_;
+  std::string id_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 // The NATS URL to use: the configured one, or a private server's.
 std::string startNats(const Config& config, const fs::path& dataDir,
@@ -145,6 +209,13 @@ int runServe(Config config) {
   serverOptions.heartbeat = std::chrono::seconds(config.heartbeat_seconds);
   serverOptions.sseQueueLimit = static_cast<std::size_t>(config.sse_queue_limit);
   serverOptions.workerThreads = static_cast<std::size_t>(config.worker_threads);
+  std::unique_ptr<sfu::EmbeddedJanus> janus;
+  const auto janusServer = startJanus(config, dataDir, janus);
+  if (janusServer) {
+    serverOptions.webSocketUpstream = [url = janusServer->wsUrl](const std::string& path) {
+      return path == "/janus" ? url : std::string();
+    };
+  }
   http::Server server(io, serverOptions, [&apiPtr](http::Request& req) {
     api::Api* a = apiPtr.load();
     if (!a) return http::errorResponse(503, "starting", "the server is starting; retry shortly");
@@ -156,6 +227,17 @@ int runServe(Config config) {
   const std::string publicUrl = config.public_url.empty() ? listenUrl : config.public_url;
   writeFile(dataDir / "public.url", publicUrl, false);
   api = std::make_unique<api::Api>(apiOptions(config, publicUrl, admin), *bus, metrics);
+  std::unique_ptr<JanusSupervisor> supervisor;
+  if (janusServer) {
+    try {
+      api->enableStage(*janusServer);
+      if (janus) supervisor = std::make_unique<JanusSupervisor>(*janus, *api, janusServer->id);
+      std::cout << "Stage: Janus at " << janusServer->wsUrl << ", browsers use "
+                << publicUrl << "/janus" << std::endl;
+    } catch (const std::exception& e) {
+      spdlog::error("the stage is off: registering Janus failed: {}", e.what());
+    }
+  }
   apiPtr = api.get();
 
   std::cout << "Amphi listening on " << listenUrl << "\n"
@@ -185,9 +267,14 @@ int runServe(Config config) {
 
   apiPtr = nullptr;
   server.join();
+  supervisor.reset();
   api->shutdown();
   api.reset();
   bus.reset();
+  if (janus) {
+    spdlog::info("stopping Janus");
+    janus->stop();
+  }
   if (embedded) {
     spdlog::info("stopping nats-server");
     embedded->stop();

@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <mutex>
 #include <random>
@@ -16,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/sse_connection.hpp"
+#include "http/ws_proxy.hpp"
 
 namespace amphi::http {
 
@@ -181,6 +183,17 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
       break;
     }
     stream.expires_after(options.readTimeout + std::chrono::seconds(30));
+    if (beast::websocket::is_upgrade(parser.get()) && options.webSocketUpstream) {
+      impl::WsUpstream upstream;
+      const std::string path(parser.get().target().substr(0, parser.get().target().find('?')));
+      const std::string url = options.webSocketUpstream(path);
+      if (!url.empty() && impl::parseWsUrl(url, upstream)) {
+        upstream.subprotocol = options.webSocketSubprotocol;
+        metrics.countResponse(101);
+        co_await impl::relayWebSocket(std::move(stream), parser.release(), std::move(upstream));
+        co_return;
+      }
+    }
     const bool keepAlive = parser.keep_alive();
     const unsigned version = parser.get().version();
     Request req = toRequest(parser.release(), remote);

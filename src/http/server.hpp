@@ -29,6 +29,10 @@ struct ServerOptions {
   std::size_t sseQueueLimit = 1000;       // frames queued before a client is dropped
   int sseRetryMs = 3000;                  // "retry:" sent to clients (with jitter)
   std::size_t workerThreads = 8;          // handler pool
+  // WebSocket upgrades: the upstream ws:// URL to relay a path to, or "" for none
+  // (e.g. "/janus" → the Janus WebSocket transport).
+  std::function<std::string(const std::string& path)> webSocketUpstream;
+  std::string webSocketSubprotocol = "janus-protocol";
 };
 
 class Server {

@@ -128,6 +128,14 @@ void Api::enableStage(const JanusServer& j) {
   });
 }
 
+void Api::rewriteStageMessage(std::string& message) {
+  try {
+    state_->ctx.stage.enforceDisplay(message);
+  } catch (const std::exception& e) {
+    spdlog::warn("stage: could not check a message to Janus: {}", e.what());
+  }
+}
+
 void Api::resyncStage(const std::string& janusId) { state_->ctx.stage.resync(janusId); }
 
 void Api::shutdown() {

@@ -59,6 +59,8 @@ class Api {
   std::string inviteLink(const std::string& roomId, const std::string& role);
   // Enables the stage on this Janus and starts the stage watcher.
   void enableStage(const JanusServer& janus);
+  // Pins the display of publishers joining through serve's /janus relay.
+  void rewriteStageMessage(std::string& message);
   // Re-creates VideoRooms and grants after that Janus restarted.
   void resyncStage(const std::string& janusId);
   // Stops hubs, the stage watcher and presence (flushing a last presence record).

@@ -47,7 +47,16 @@ core::RoomState RoomStore::replace(const core::RoomState& room) {
   return result.room;
 }
 
+std::shared_ptr<std::mutex> RoomStore::roomLock(const std::string& roomId) {
+  std::lock_guard lock(locksMu_);
+  auto& m = locks_[roomId];
+  if (!m) m = std::make_shared<std::mutex>();
+  return m;
+}
+
 ChangeResult RoomStore::change(const std::string& roomId, const Mutation& mutation) {
+  auto roomMutex = roomLock(roomId);
+  std::lock_guard serialized(*roomMutex);
   const auto started = std::chrono::steady_clock::now();
   for (int attempt = 1; attempt <= kMaxCasAttempts; ++attempt) {
     auto entry = bus_.get(bus::Bucket::Rooms, roomKey(roomId));

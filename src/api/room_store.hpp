@@ -4,6 +4,9 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -51,8 +54,14 @@ class RoomStore {
   std::optional<Member> member(const std::string& roomId, const std::string& userId);
 
  private:
+  std::shared_ptr<std::mutex> roomLock(const std::string& roomId);
+
   bus::Bus& bus_;
   http::Metrics& metrics_;
+  // Changes to one room run one at a time in this process, so compare-and-set only
+  // arbitrates between serves instead of between this process's own threads.
+  std::mutex locksMu_;
+  std::map<std::string, std::shared_ptr<std::mutex>> locks_;
 };
 
 }  // namespace amphi::api

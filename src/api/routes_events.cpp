@@ -50,13 +50,21 @@ void releaseSlot(Context& ctx, const std::string& userId) {
 
 void startStream(Context& ctx, const std::string& roomId, const Viewer& viewer,
                  uint64_t after, bool clientId, const std::shared_ptr<http::SseStream>& stream) {
-  auto hub = ctx.hubs.get(roomId);
+  std::shared_ptr<RoomHub> hub;
+  try {
+    hub = ctx.hubs.get(roomId);
+  } catch (...) {
+    releaseSlot(ctx, viewer.userId);
+    throw;
+  }
+  // Presence first: onClose runs at once for a stream that already ended, and must
+  // find the connection to take away.
+  ctx.presence.connected(roomId, viewer);
   stream->onClose([&ctx, hub, roomId, viewer, raw = stream.get()] {
     hub->detach(raw);
     ctx.presence.disconnected(roomId, viewer.userId);
     releaseSlot(ctx, viewer.userId);
   });
-  ctx.presence.connected(roomId, viewer);
   hub->attach(stream, viewer, after, clientId);
   if (stream->closed()) hub->detach(stream.get());  // closed while attaching
 }

@@ -28,7 +28,7 @@ core::Invite freshInvite(const Context& ctx) {
 }
 
 http::Response createRoom(Context& ctx, http::Request& req) {
-  requireAdmin(req, ctx.options.adminKey);
+  requireAdmin(req, ctx.options.adminKey, ctx.keys.signer().get());
   const json body = parseBody(req);
   core::RoomState room;
   room.id = stringField(body, "id", false);
@@ -36,10 +36,9 @@ http::Response createRoom(Context& ctx, http::Request& req) {
   if (!core::validRoomId(room.id)) {
     throw Error(Errc::BadRequest, "'id' must be 1-64 characters of a-z, 0-9 and '-'");
   }
-  room.title = stringField(body, "title", true);
-  if (room.title.empty() || room.title.size() > core::kMaxTitleLength) {
-    throw Error(Errc::BadRequest, "'title' must be 1-200 characters");
-  }
+  auto title = core::normalizeText(stringField(body, "title", true), core::kMaxTitleLength);
+  if (!title) throw Error(Errc::BadRequest, "'title' must be 1-200 printable characters");
+  room.title = *title;
   if (auto it = body.find("maxStage"); it != body.end() && !it->is_null()) {
     if (!it->is_number_integer() || *it < 1 || *it > core::kMaxStageLimit) {
       throw Error(Errc::BadRequest, "'maxStage' must be an integer from 1 to 16");
@@ -55,7 +54,7 @@ http::Response createRoom(Context& ctx, http::Request& req) {
 }
 
 http::Response rotateInvites(Context& ctx, http::Request& req) {
-  requireAdmin(req, ctx.options.adminKey);
+  requireAdmin(req, ctx.options.adminKey, ctx.keys.signer().get());
   const std::string& roomId = roomParam(req);
   parseBody(req);
   auto room = ctx.store.load(roomId);

@@ -44,6 +44,8 @@ Session authenticate(const http::Request& req, const std::string& roomId,
 // POSTs authenticated by cookie must carry an Origin of this site. Throws Forbidden.
 void checkCsrf(const http::Request& req, const Session& session, const std::string& publicUrl);
 // Admin requests: Authorization: Bearer <admin key>, compared in constant time.
-void requireAdmin(const http::Request& req, const std::string& adminKey);
+// A valid room session (checked with sessionSigner) gets 403, anything else 401.
+void requireAdmin(const http::Request& req, const std::string& adminKey,
+                  const auth::TokenSigner* sessionSigner);
 
 }  // namespace amphi::api

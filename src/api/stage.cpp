@@ -152,6 +152,10 @@ void StageService::grant(const core::RoomState& room, const std::string& userId,
   c.addToken(g.token);
   if (g.publish) c.allow(p.janusRoom, p.secret, {g.token});
   saveGrant(room.id, userId, g);
+  {
+    std::lock_guard lock(mu_);
+    tokenUsers_[g.token] = userId;
+  }
   if (!existing || (publish && !existing->publish)) {
     std::lock_guard lock(mu_);
     lastSeen_.erase(room.id + "/" + userId);
@@ -186,6 +190,42 @@ void StageService::revoke(const std::string& roomId, const std::string& userId,
   std::lock_guard lock(mu_);
   lastSeen_.erase(roomId + "/" + userId);
   spdlog::info("room {}: stage access of user {} revoked", roomId, userId);
+}
+
+std::optional<std::string> StageService::userForToken(const std::string& token) {
+  if (token.empty()) return std::nullopt;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = tokenUsers_.find(token); it != tokenUsers_.end()) return it->second;
+  }
+  for (const auto& [key, value] : bus_.scan(bus::Bucket::Rooms, "stage.*.*")) {
+    auto g = json::parse(value, nullptr, false);
+    if (!g.is_object() || g.value("token", "") != token) continue;
+    std::string userId = key.substr(key.rfind('.') + 1);
+    std::lock_guard lock(mu_);
+    tokenUsers_[token] = userId;
+    return userId;
+  }
+  return std::nullopt;
+}
+
+void StageService::enforceDisplay(std::string& message) {
+  if (message.find("\"body\"") == std::string::npos) return;
+  auto j = json::parse(message, nullptr, false);
+  if (!j.is_object() || !j.contains("body") || !j["body"].is_object()) return;
+  auto& body = j["body"];
+  const std::string request = body.value("request", "");
+  if (request == "configure") {
+    if (!body.contains("display")) return;
+    body.erase("display");
+  } else if ((request == "join" || request == "joinandconfigure") &&
+             body.value("ptype", "") == "publisher") {
+    auto user = userForToken(body.value("token", ""));
+    body["display"] = user.value_or("unknown");
+  } else {
+    return;
+  }
+  message = j.dump();
 }
 
 json StageService::credentials(const core::RoomState& room, const std::string& userId,

@@ -68,6 +68,11 @@ class StageService {
   nlohmann::json credentials(const core::RoomState& room, const std::string& userId,
                              core::Role role, bool publish);
 
+  // For messages browsers send to Janus through serve's /janus relay: a publisher's
+  // join gets the display of the user its stage token belongs to, and configure may
+  // not change it, so serve can always tell whose feed to kick or watch.
+  void enforceDisplay(std::string& message);
+
   // Re-creates rooms and grants on a Janus that restarted.
   void resync(const std::string& janusId);
   // Starts the watcher: demotes publishers gone for longer than the grace, renews and
@@ -96,6 +101,7 @@ class StageService {
   std::optional<Grant> loadGrant(const std::string& roomId, const std::string& userId);
   void saveGrant(const std::string& roomId, const std::string& userId, const Grant& g);
   void kickUser(const Placement& p, const std::string& userId);
+  std::optional<std::string> userForToken(const std::string& token);
   void watch(const Demote& demote);
   void watchRoom(const std::string& roomId, const std::map<std::string, Grant>& grants,
                  const Demote& demote);
@@ -107,6 +113,7 @@ class StageService {
   std::optional<JanusEndpoint> home_;
   std::map<std::string, std::unique_ptr<sfu::JanusClient>> clients_;  // by Janus id
   std::map<std::string, std::chrono::steady_clock::time_point> lastSeen_;  // room/user
+  std::map<std::string, std::string> tokenUsers_;  // stage token → user id (cache)
   bool stop_ = false;
   std::thread watcher_;
 };

@@ -215,6 +215,9 @@ int runServe(Config config) {
     serverOptions.webSocketUpstream = [url = janusServer->wsUrl](const std::string& path) {
       return path == "/janus" ? url : std::string();
     };
+    serverOptions.webSocketRewrite = [&apiPtr](std::string& message) {
+      if (api::Api* a = apiPtr.load()) a->rewriteStageMessage(message);
+    };
   }
   http::Server server(io, serverOptions, [&apiPtr](http::Request& req) {
     api::Api* a = apiPtr.load();

@@ -27,15 +27,40 @@ bool validRoomId(std::string_view id) {
 
 bool validUserId(std::string_view id) { return idChars(id, false); }
 
-std::optional<std::string> normalizeDisplayName(std::string_view name) {
-  auto isSpace = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  while (!name.empty() && isSpace(name.front())) name.remove_prefix(1);
-  while (!name.empty() && isSpace(name.back())) name.remove_suffix(1);
-  if (name.empty() || name.size() > kMaxDisplayNameLength) return std::nullopt;
-  for (unsigned char c : name) {
-    if (c < 0x20 || c == 0x7f) return std::nullopt;  // no control characters
+namespace {
+
+// Code points of valid UTF-8 without control characters; nullopt otherwise.
+std::optional<std::size_t> printableChars(std::string_view s) {
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < s.size(); ++count) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return std::nullopt;
+    for (std::size_t k = 1; k < len; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return std::nullopt;
+    }
+    if (len == 1 && (c < 0x20 || c == 0x7f)) return std::nullopt;
+    if (len == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0) {
+      return std::nullopt;  // C1 controls
+    }
+    i += len;
   }
-  return std::string(name);
+  return count;
+}
+
+}  // namespace
+
+std::optional<std::string> normalizeText(std::string_view text, std::size_t maxChars) {
+  auto isSpace = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!text.empty() && isSpace(text.front())) text.remove_prefix(1);
+  while (!text.empty() && isSpace(text.back())) text.remove_suffix(1);
+  auto chars = printableChars(text);
+  if (!chars || *chars == 0 || *chars > maxChars) return std::nullopt;
+  return std::string(text);
+}
+
+std::optional<std::string> normalizeDisplayName(std::string_view name) {
+  return normalizeText(name, kMaxDisplayNameLength);
 }
 
 std::optional<std::size_t> handPosition(const RoomState& room, std::string_view userId) {

@@ -190,7 +190,8 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
       if (!url.empty() && impl::parseWsUrl(url, upstream)) {
         upstream.subprotocol = options.webSocketSubprotocol;
         metrics.countResponse(101);
-        co_await impl::relayWebSocket(std::move(stream), parser.release(), std::move(upstream));
+        co_await impl::relayWebSocket(std::move(stream), parser.release(), std::move(upstream),
+                                      options.webSocketRewrite);
         co_return;
       }
     }

@@ -33,6 +33,8 @@ struct ServerOptions {
   // (e.g. "/janus" → the Janus WebSocket transport).
   std::function<std::string(const std::string& path)> webSocketUpstream;
   std::string webSocketSubprotocol = "janus-protocol";
+  // Applied to every text message a browser sends upstream (may change it).
+  std::function<void(std::string&)> webSocketRewrite;
 };
 
 class Server {

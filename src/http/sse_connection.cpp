@@ -45,8 +45,7 @@ bool SseConnection::send(std::shared_ptr<const std::string> frame) {
   }
   metrics_.sseFramesSent++;
   asio::post(socket_.get_executor(), [self = shared_from_this(), frame = std::move(frame)] {
-    self->pending_--;
-    self->enqueue(frame);
+    self->enqueue(frame, true);
   });
   return true;
 }
@@ -76,9 +75,10 @@ void SseConnection::onClose(std::function<void()> callback) {
   callback();
 }
 
-void SseConnection::enqueue(std::shared_ptr<const std::string> frame) {
+void SseConnection::enqueue(std::shared_ptr<const std::string> frame, bool counted) {
   if (closed_) return;
   queue_.push_back(std::move(frame));
+  if (counted) ++queuedCounted_;
   if (!writing_) writeNext();
 }
 
@@ -91,11 +91,15 @@ void SseConnection::writeNext() {
   writing_ = true;
   inflight_.swap(queue_);
   queue_.clear();
+  inflightCounted_ = queuedCounted_;
+  queuedCounted_ = 0;
   std::vector<asio::const_buffer> buffers;
   buffers.reserve(inflight_.size());
   for (const auto& f : inflight_) buffers.emplace_back(asio::buffer(*f));
   asio::async_write(socket_, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
     self->inflight_.clear();
+    self->pending_ -= self->inflightCounted_;
+    self->inflightCounted_ = 0;
     self->lastWrite_ = std::chrono::steady_clock::now();
     if (ec) return self->finish();
     self->writeNext();

@@ -30,7 +30,8 @@ class SseConnection : public SseStream, public std::enable_shared_from_this<SseC
   void goodbye();
 
  private:
-  void enqueue(std::shared_ptr<const std::string> frame);
+  // counted: an event frame that counts against the queue limit until written.
+  void enqueue(std::shared_ptr<const std::string> frame, bool counted = false);
   void writeNext();
   void armHeartbeat();
   void watchPeer();
@@ -44,11 +45,13 @@ class SseConnection : public SseStream, public std::enable_shared_from_this<SseC
   // Strand-only state.
   std::vector<std::shared_ptr<const std::string>> queue_;
   std::vector<std::shared_ptr<const std::string>> inflight_;
+  std::size_t queuedCounted_ = 0;    // event frames in queue_
+  std::size_t inflightCounted_ = 0;  // event frames in inflight_
   bool writing_ = false;
   bool closing_ = false;
   std::chrono::steady_clock::time_point lastWrite_;
   char peerByte_ = 0;
-  // Any thread.
+  // Any thread: event frames accepted by send() and not yet written to the socket.
   std::atomic<std::size_t> pending_{0};
   std::atomic<bool> closed_{false};
   std::mutex callbackMu_;

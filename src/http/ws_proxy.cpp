@@ -34,14 +34,21 @@ bool parseWsUrl(const std::string& url, WsUpstream& out) {
 
 namespace {
 
-awaitable<void> pump(WsStream& from, WsStream& to) {
+awaitable<void> pump(WsStream& from, WsStream& to,
+                     const std::function<void(std::string&)>& rewrite) {
   beast::flat_buffer buffer;
   error_code ec;
   for (;;) {
     co_await from.async_read(buffer, asio::redirect_error(use_awaitable, ec));
     if (ec) break;
     to.text(from.got_text());
-    co_await to.async_write(buffer.data(), asio::redirect_error(use_awaitable, ec));
+    if (rewrite && from.got_text()) {
+      std::string text = beast::buffers_to_string(buffer.data());
+      rewrite(text);
+      co_await to.async_write(asio::buffer(text), asio::redirect_error(use_awaitable, ec));
+    } else {
+      co_await to.async_write(buffer.data(), asio::redirect_error(use_awaitable, ec));
+    }
     if (ec) break;
     buffer.consume(buffer.size());
   }
@@ -60,7 +67,7 @@ bool wantsSubprotocol(const beast::http::request<beast::http::string_body>& req,
 
 awaitable<void> relayWebSocket(beast::tcp_stream stream,
                                beast::http::request<beast::http::string_body> request,
-                               WsUpstream upstream) {
+                               WsUpstream upstream, std::function<void(std::string&)> rewrite) {
   auto executor = co_await asio::this_coro::executor;
   error_code ec;
   WsStream up(executor);
@@ -105,9 +112,10 @@ awaitable<void> relayWebSocket(beast::tcp_stream stream,
   co_await pair->down.async_accept(request, asio::redirect_error(use_awaitable, ec));
   if (ec) co_return;
   // Two pumps on this connection's strand; whichever ends first closes both sockets.
-  asio::co_spawn(executor, [pair]() -> awaitable<void> { co_await pump(pair->up, pair->down); },
-                 asio::detached);
-  co_await pump(pair->down, pair->up);
+  asio::co_spawn(
+      executor, [pair]() -> awaitable<void> { co_await pump(pair->up, pair->down, nullptr); },
+      asio::detached);
+  co_await pump(pair->down, pair->up, rewrite);
 }
 
 }  // namespace amphi::http::impl

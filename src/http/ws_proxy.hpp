@@ -7,6 +7,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <functional>
 #include <string>
 
 namespace amphi::http::impl {
@@ -22,9 +23,11 @@ struct WsUpstream {
 bool parseWsUrl(const std::string& url, WsUpstream& out);
 
 // Takes over the connection: completes the upgrade and relays frames both ways until
-// either side closes.
+// either side closes. `rewrite`, when set, may change each text message the browser
+// sends before it goes upstream.
 boost::asio::awaitable<void> relayWebSocket(
     boost::beast::tcp_stream stream,
-    boost::beast::http::request<boost::beast::http::string_body> request, WsUpstream upstream);
+    boost::beast::http::request<boost::beast::http::string_body> request, WsUpstream upstream,
+    std::function<void(std::string&)> rewrite);
 
 }  // namespace amphi::http::impl

@@ -117,6 +117,15 @@ TEST(Validation, DisplayNames) {
   EXPECT_EQ(normalizeDisplayName(std::string(65, 'x')), std::nullopt);
   EXPECT_EQ(normalizeDisplayName("a\x01b"), std::nullopt);
   EXPECT_EQ(normalizeDisplayName("Zoë"), "Zoë");
+  std::string han30;
+  for (int i = 0; i < 30; ++i) han30 += "学";
+  EXPECT_EQ(normalizeDisplayName(han30), han30) << "90 bytes, 30 characters";
+  EXPECT_EQ(normalizeText("line\nbreak", 200), std::nullopt);
+  EXPECT_EQ(normalizeText("\xff\xfe", 200), std::nullopt) << "invalid UTF-8";
+  EXPECT_EQ(normalizeText(std::string("a\xc2\x85") + "b", 200), std::nullopt) << "C1 control";
+  std::string e150;
+  for (int i = 0; i < 150; ++i) e150 += "é";
+  EXPECT_EQ(normalizeText(e150, 200), e150) << "limits count characters, not bytes";
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 # make run   — install what is missing, build, start `amphi serve` with its defaults
-# make test  — the same set-up, then every test (unit, integration, sanitizer, fuzz)
+# make test  — the same set-up, then every test (unit, integration, e2e, sanitizer, fuzz)
 # make build — install and build only (binary at build/amphi)
 
 BUILD      ?= build
@@ -10,7 +10,7 @@ JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 ARGS ?=
 
-.PHONY: all setup build run test test-unit test-integration test-asan test-fuzz bench clean
+.PHONY: all setup build run test test-unit test-integration test-e2e test-asan test-fuzz bench clean
 
 all: build
 
@@ -25,7 +25,7 @@ build: setup
 run: build
 	./$(BUILD)/amphi serve $(ARGS)
 
-test: build test-unit test-integration test-asan test-fuzz
+test: build test-unit test-integration test-e2e test-asan test-fuzz
 	@echo "test: all suites passed"
 
 test-unit: build
@@ -33,6 +33,10 @@ test-unit: build
 
 test-integration: build
 	cd $(BUILD) && ctest -L integration --output-on-failure --timeout 300
+
+# Chromium + Janus in a network namespace (root); screenshots in $(BUILD)/e2e-artifacts.
+test-e2e: build
+	cd $(BUILD) && ctest -L e2e --output-on-failure
 
 # The pure libraries and their unit tests under AddressSanitizer + UBSan.
 test-asan: setup

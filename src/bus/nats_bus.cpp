@@ -39,6 +39,7 @@ void onSubComplete(void* closure) { delete static_cast<SubLink*>(closure); }
 SubscriptionHandle::~SubscriptionHandle() { bus_->unsubscribe(sub_); }
 
 NatsBus::~NatsBus() {
+  closing_ = true;
   {
     std::lock_guard lock(mu_);
     stop_ = true;
@@ -106,7 +107,7 @@ void NatsBus::setReady(bool ready) {
   if (ready_.exchange(ready) != ready) {
     if (ready) {
       spdlog::info("bus: NATS ready at {}", options_.url);
-    } else {
+    } else if (!closing_) {
       spdlog::warn("bus: NATS connection lost ({}); reconnecting", options_.url);
     }
     if (listener_) listener_(ready);

@@ -91,6 +91,7 @@ class NatsBus : public Bus {
   kvStore* rooms_ = nullptr;
   kvStore* presence_ = nullptr;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> closing_{false};  // our own close: not worth a warning
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;          // guarded by mu_

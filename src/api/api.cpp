@@ -122,7 +122,7 @@ std::string Api::inviteLink(const std::string& roomId, const std::string& role) 
 
 void Api::enableStage(const JanusServer& j) {
   auto& ctx = state_->ctx;
-  ctx.stage.setHomeJanus({j.id, j.wsUrl, j.httpUrl, j.adminUrl, j.adminSecret, j.roomAdminKey});
+  ctx.stage.setHomeJanus(j);
   ctx.stage.startWatcher([&ctx](const std::string& roomId, const std::string& userId) {
     demoteUser(ctx, roomId, userId, "");
   });

@@ -1,3 +1,4 @@
+#include "api/context.hpp"
 #include "api/stage.hpp"
 
 #include <spdlog/spdlog.h>
@@ -14,12 +15,6 @@ using core::Errc;
 using core::Error;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string grantKey(const std::string& roomId, const std::string& userId) {
   return "stage." + roomId + "." + userId;

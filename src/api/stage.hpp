@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/api.hpp"
 #include "api/room_store.hpp"
 #include "core/room.hpp"
 
@@ -26,14 +27,7 @@ class JanusClient;
 namespace amphi::api {
 
 // One Janus server, as registered in the KV bucket (key janus.server.<id>).
-struct JanusEndpoint {
-  std::string id;
-  std::string wsUrl;
-  std::string httpUrl;
-  std::string adminUrl;
-  std::string adminSecret;
-  std::string roomAdminKey;
-};
+using JanusEndpoint = JanusServer;
 
 struct StageOptions {
   std::string publicWsUrl;                   // janusUrl handed to browsers (serve's /janus)

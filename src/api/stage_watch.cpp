@@ -1,6 +1,7 @@
 // The stage watcher (auto-demotion, token renewal and expiry) and Janus re-sync.
 #include <spdlog/spdlog.h>
 
+#include "api/context.hpp"
 #include "api/stage.hpp"
 #include "bus/bus.hpp"
 #include "core/error.hpp"
@@ -11,12 +12,6 @@ namespace {
 
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-int64_t nowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 

@@ -128,6 +128,20 @@ void Api::enableStage(const JanusServer& j) {
   });
 }
 
+std::string Api::janusUpstream(const std::string& path) {
+  auto& stage = state_->ctx.stage;
+  if (!stage.enabled() || path.rfind("/janus", 0) != 0) return {};
+  if (path == "/janus") return stage.wsUrlOf(stage.homeId());
+  if (path.size() > 7 && path[6] == '/' && path.find('/', 7) == std::string::npos) {
+    try {
+      return stage.wsUrlOf(path.substr(7));
+    } catch (const std::exception& e) {
+      spdlog::warn("stage: cannot resolve {}: {}", path, e.what());
+    }
+  }
+  return {};
+}
+
 void Api::rewriteStageMessage(std::string& message) {
   try {
     state_->ctx.stage.enforceDisplay(message);

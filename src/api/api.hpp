@@ -59,6 +59,9 @@ class Api {
   std::string inviteLink(const std::string& roomId, const std::string& role);
   // Enables the stage on this Janus and starts the stage watcher.
   void enableStage(const JanusServer& janus);
+  // Upstream of serve's WebSocket relay for a path: "/janus" (this serve's Janus) or
+  // "/janus/<id>" (the Janus registered under that id); "" for any other path.
+  std::string janusUpstream(const std::string& path);
   // Pins the display of publishers joining through serve's /janus relay.
   void rewriteStageMessage(std::string& message);
   // Re-creates VideoRooms and grants after that Janus restarted.

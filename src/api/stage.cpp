@@ -40,6 +40,11 @@ void StageService::setHomeJanus(const JanusEndpoint& e) {
 
 bool StageService::enabled() const { return home_.has_value(); }
 
+std::string StageService::homeId() {
+  std::lock_guard lock(mu_);
+  return home_ ? home_->id : std::string();
+}
+
 bool StageService::janusReady() {
   std::string id;
   {
@@ -187,6 +192,20 @@ void StageService::revoke(const std::string& roomId, const std::string& userId,
   spdlog::info("room {}: stage access of user {} revoked", roomId, userId);
 }
 
+std::string StageService::wsUrlOf(const std::string& janusId) {
+  {
+    std::lock_guard lock(mu_);
+    if (home_ && home_->id == janusId) return home_->wsUrl;
+    if (auto it = wsUrls_.find(janusId); it != wsUrls_.end()) return it->second;
+  }
+  auto entry = bus_.get(bus::Bucket::Rooms, serverKey(janusId));
+  if (!entry) return {};
+  auto j = json::parse(entry->value, nullptr, false);
+  if (!j.is_object()) return {};
+  std::lock_guard lock(mu_);
+  return wsUrls_[janusId] = j.value("wsUrl", "");
+}
+
 std::optional<std::string> StageService::userForToken(const std::string& token) {
   if (token.empty()) return std::nullopt;
   {
@@ -228,7 +247,8 @@ json StageService::credentials(const core::RoomState& room, const std::string& u
   grant(room, userId, role, publish);
   const auto p = *existingPlacement(room.id);
   const auto g = *loadGrant(room.id, userId);
-  return {{"janusUrl", options_.publicWsUrl},
+  // The relay path names the Janus that holds this room, so any serve forwards there.
+  return {{"janusUrl", options_.publicWsUrl + "/" + p.janusId},
           {"janusRoom", p.janusRoom},
           {"token", g.token},
           {"display", userId},

@@ -48,6 +48,7 @@ class StageService {
   // The Janus this serve places new rooms on (embedded, or --janus-url).
   void setHomeJanus(const JanusEndpoint& endpoint);
   bool enabled() const;
+  std::string homeId();
   bool janusReady();
 
   // Publisher grant (promote, moderator) or subscribe-only grant (raised hand).
@@ -62,6 +63,8 @@ class StageService {
   nlohmann::json credentials(const core::RoomState& room, const std::string& userId,
                              core::Role role, bool publish);
 
+  // The WebSocket URL of a registered Janus (for serve's /janus/<id> relay); "" if unknown.
+  std::string wsUrlOf(const std::string& janusId);
   // For messages browsers send to Janus through serve's /janus relay: a publisher's
   // join gets the display of the user its stage token belongs to, and configure may
   // not change it, so serve can always tell whose feed to kick or watch.
@@ -108,6 +111,7 @@ class StageService {
   std::map<std::string, std::unique_ptr<sfu::JanusClient>> clients_;  // by Janus id
   std::map<std::string, std::chrono::steady_clock::time_point> lastSeen_;  // room/user
   std::map<std::string, std::string> tokenUsers_;  // stage token → user id (cache)
+  std::map<std::string, std::string> wsUrls_;      // Janus id → WebSocket URL (cache)
   bool stop_ = false;
   std::thread watcher_;
 };

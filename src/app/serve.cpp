@@ -212,8 +212,9 @@ int runServe(Config config) {
   std::unique_ptr<sfu::EmbeddedJanus> janus;
   const auto janusServer = startJanus(config, dataDir, janus);
   if (janusServer) {
-    serverOptions.webSocketUpstream = [url = janusServer->wsUrl](const std::string& path) {
-      return path == "/janus" ? url : std::string();
+    serverOptions.webSocketUpstream = [&apiPtr](const std::string& path) {
+      api::Api* a = apiPtr.load();
+      return a ? a->janusUpstream(path) : std::string();
     };
     serverOptions.webSocketRewrite = [&apiPtr](std::string& message) {
       if (api::Api* a = apiPtr.load()) a->rewriteStageMessage(message);

@@ -47,32 +47,48 @@ core::RoomState RoomStore::replace(const core::RoomState& room) {
   return result.room;
 }
 
-std::shared_ptr<std::mutex> RoomStore::roomLock(const std::string& roomId) {
+std::shared_ptr<RoomStore::RoomLock> RoomStore::roomLock(const std::string& roomId) {
   std::lock_guard lock(locksMu_);
   auto& m = locks_[roomId];
-  if (!m) m = std::make_shared<std::mutex>();
+  if (!m) m = std::make_shared<RoomLock>();
   return m;
 }
 
 ChangeResult RoomStore::change(const std::string& roomId, const Mutation& mutation) {
-  auto roomMutex = roomLock(roomId);
-  std::lock_guard serialized(*roomMutex);
+  auto room = roomLock(roomId);
+  std::lock_guard serialized(room->mu);
   const auto started = std::chrono::steady_clock::now();
   for (int attempt = 1; attempt <= kMaxCasAttempts; ++attempt) {
-    auto entry = bus_.get(bus::Bucket::Rooms, roomKey(roomId));
+    // The record this process wrote last is usually still current: try the
+    // compare-and-set on it and read the bucket only after a conflict.
+    // A refusal or "nothing to change" is only trusted on a fresh read.
+    const bool cached = attempt == 1 && room->last.has_value();
+    auto entry = cached ? room->last : bus_.get(bus::Bucket::Rooms, roomKey(roomId));
     if (!entry) throw Error(Errc::NotFound, "no room '" + roomId + "'");
-    core::RoomState before = core::decodeRoom(entry->value);
-    core::RoomState after = before;
-    std::vector<core::Event> events = mutation(after);
+    core::RoomState after = core::decodeRoom(entry->value);
+    std::vector<core::Event> events;
+    try {
+      events = mutation(after);
+    } catch (const Error&) {
+      if (!cached) throw;
+      room->last.reset();
+      continue;
+    }
     const std::string encoded = core::encodeRoom(after);
-    if (encoded == entry->value) return {std::move(after), false, 0};
+    if (encoded == entry->value) {
+      if (!cached) return {std::move(after), false, 0};
+      room->last.reset();
+      continue;
+    }
     uint64_t revision = 0;
     try {
       revision = bus_.update(bus::Bucket::Rooms, roomKey(roomId), encoded, entry->revision);
     } catch (const bus::CasConflict&) {
       metrics_.casConflicts++;
+      room->last.reset();
       continue;  // somebody else changed the room: apply the rule again on fresh state
     }
+    room->last = bus::KvEntry{encoded, revision};
     ChangeResult result{std::move(after), true, 0};
     for (std::size_t i = 0; i < events.size(); ++i) {
       result.lastEventId =

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bus/bus.hpp"
 #include "core/event.hpp"
 #include "core/room.hpp"
 #include "http/metrics.hpp"
@@ -54,14 +55,19 @@ class RoomStore {
   std::optional<Member> member(const std::string& roomId, const std::string& userId);
 
  private:
-  std::shared_ptr<std::mutex> roomLock(const std::string& roomId);
+  struct RoomLock;
+  std::shared_ptr<RoomLock> roomLock(const std::string& roomId);
 
   bus::Bus& bus_;
   http::Metrics& metrics_;
   // Changes to one room run one at a time in this process, so compare-and-set only
   // arbitrates between serves instead of between this process's own threads.
+  struct RoomLock {
+    std::mutex mu;
+    std::optional<bus::KvEntry> last;  // the record as this process last wrote or read it
+  };
   std::mutex locksMu_;
-  std::map<std::string, std::shared_ptr<std::mutex>> locks_;
+  std::map<std::string, std::shared_ptr<RoomLock>> locks_;
 };
 
 }  // namespace amphi::api

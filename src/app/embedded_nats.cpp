@@ -23,31 +23,6 @@ constexpr auto kVersionTimeout = std::chrono::seconds(5);
 constexpr std::string_view kReadyLine = "Server is ready";
 constexpr std::string_view kPortTaken = "address already in use";
 
-// Bytes of a file from offset on; empty if it does not exist.
-std::string readFrom(const std::string& path, std::uintmax_t offset) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  in.seekg(static_cast<std::streamoff>(offset));
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::uintmax_t sizeOf(const std::string& path) {
-  std::error_code ec;
-  auto size = fs::file_size(path, ec);
-  return ec ? 0 : size;
-}
-
-std::string lastLines(const std::string& text, size_t count) {
-  size_t pos = text.size();
-  while (pos > 0 && (text[pos - 1] == '\n' || text[pos - 1] == '\r')) --pos;
-  size_t end = pos;
-  for (size_t seen = 0; pos > 0; --pos)
-    if (text[pos - 1] == '\n' && ++seen == count) break;
-  return text.substr(pos, end - pos);
-}
-
 // A NATS config string literal.
 std::string quoted(const std::string& s) {
   std::string out = "\"";

@@ -14,6 +14,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -333,6 +336,30 @@ bool waitForTcp(const std::string& host, uint16_t port, std::chrono::millisecond
     if (Clock::now() + milliseconds(25) >= deadline) return false;
     std::this_thread::sleep_for(milliseconds(25));
   }
+}
+
+std::string readFrom(const std::string& path, std::uintmax_t offset) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return {};
+  in.seekg(static_cast<std::streamoff>(offset));
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::uintmax_t sizeOf(const std::string& path) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  return ec ? 0 : size;
+}
+
+std::string lastLines(const std::string& text, size_t count) {
+  size_t pos = text.size();
+  while (pos > 0 && (text[pos - 1] == '\n' || text[pos - 1] == '\r')) --pos;
+  size_t end = pos;
+  for (size_t seen = 0; pos > 0; --pos)
+    if (text[pos - 1] == '\n' && ++seen == count) break;
+  return text.substr(pos, end - pos);
 }
 
 }  // namespace amphi::app

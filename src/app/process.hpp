@@ -70,4 +70,12 @@ uint16_t freeLoopbackPort();
 // IPv6 literal or a name.
 bool waitForTcp(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
 
+// Log-file helpers for supervised children.
+// Bytes of a file from offset on; empty if it does not exist.
+std::string readFrom(const std::string& path, std::uintmax_t offset);
+// Size of a file, 0 if it does not exist.
+std::uintmax_t sizeOf(const std::string& path);
+// The last `count` lines of text, without the final line break.
+std::string lastLines(const std::string& text, size_t count);
+
 }  // namespace amphi::app

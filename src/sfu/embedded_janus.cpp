@@ -15,6 +15,10 @@
 #include "sfu/janus_config.hpp"
 
 namespace amphi::sfu {
+
+using app::lastLines;
+using app::readFrom;
+using app::sizeOf;
 namespace {
 
 namespace fs = std::filesystem;
@@ -29,30 +33,6 @@ constexpr std::string_view kFatal = "[FATAL]";
 // What Janus 1.1.2 logs when a transport cannot bind (it then runs on without it).
 constexpr std::string_view kHttpBindFailed = "Couldn't start webserver";
 constexpr std::string_view kWsBindFailed = "Error creating vhost";
-
-std::string readFrom(const std::string& path, std::uintmax_t offset) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {};
-  in.seekg(static_cast<std::streamoff>(offset));
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::uintmax_t sizeOf(const std::string& path) {
-  std::error_code ec;
-  auto size = fs::file_size(path, ec);
-  return ec ? 0 : size;
-}
-
-std::string lastLines(const std::string& text, size_t count) {
-  size_t pos = text.size();
-  while (pos > 0 && (text[pos - 1] == '\n' || text[pos - 1] == '\r')) --pos;
-  size_t end = pos;
-  for (size_t seen = 0; pos > 0; --pos)
-    if (text[pos - 1] == '\n' && ++seen == count) break;
-  return text.substr(pos, end - pos);
-}
 
 // The line of text holding position pos.
 std::string lineAt(const std::string& text, size_t pos) {

@@ -14,16 +14,25 @@ namespace {
 
 class MultiServe : public ::testing::Test {
  protected:
+  // A server that does not start must fail every test (gtest would skip them).
   static void SetUpTestSuite() {
-    nats_ = new NatsFixture();
-    a_ = new ServeProcess(nats_->url(), {"--join-per-minute", "0"});
-    b_ = new ServeProcess(nats_->url(), {"--join-per-minute", "0"});
+    try {
+      nats_ = new NatsFixture();
+      a_ = new ServeProcess(nats_->url(), {"--join-per-minute", "0"});
+      b_ = new ServeProcess(nats_->url(), {"--join-per-minute", "0"});
+    } catch (const std::exception& e) {
+      setupError_ = e.what();
+    }
+  }
+  void SetUp() override {
+    if (!setupError_.empty()) FAIL() << setupError_;
   }
   static void TearDownTestSuite() {
     delete a_;
     delete b_;
     delete nats_;
   }
+  static inline std::string setupError_;
   static NatsFixture* nats_;
   static ServeProcess* a_;
   static ServeProcess* b_;

@@ -11,15 +11,24 @@ namespace {
 
 class SignalPath : public ::testing::Test {
  protected:
+  // A server that does not start must fail every test (gtest would skip them).
   static void SetUpTestSuite() {
-    nats_ = new NatsFixture();
-    serve_ = new ServeProcess(nats_->url());
+    try {
+      nats_ = new NatsFixture();
+      serve_ = new ServeProcess(nats_->url());
+    } catch (const std::exception& e) {
+      setupError_ = e.what();
+    }
+  }
+  void SetUp() override {
+    if (!setupError_.empty()) FAIL() << setupError_;
   }
   static void TearDownTestSuite() {
     delete serve_;
     delete nats_;
   }
   std::string base() const { return serve_->baseUrl(); }
+  static inline std::string setupError_;
   static NatsFixture* nats_;
   static ServeProcess* serve_;
 };

@@ -69,6 +69,14 @@ core::Event makeEvent(core::EventType type, const std::string& roomId, const std
   return core::Event{type, roomId, userId, displayName, nowMs(), nlohmann::json::object()};
 }
 
+nlohmann::json stageListJson(const core::RoomState& room) {
+  auto stage = nlohmann::json::array();
+  for (const auto& s : room.stage) {
+    stage.push_back({{"userId", s.userId}, {"displayName", s.displayName}, {"since", s.sinceMs}});
+  }
+  return stage;
+}
+
 std::string inviteLink(const Context& ctx, const std::string& roomId, const std::string& code) {
   std::string base = ctx.options.publicUrl;
   while (!base.empty() && base.back() == '/') base.pop_back();

@@ -53,22 +53,18 @@ void RoomHub::onMessage(bus::StreamMessage message) {
   }
 }
 
+// A full queue closes a stream; its close callback detaches it later.
 void RoomHub::deliver(const Entry& entry) {
   if (core::audienceOf(entry.event.type) == core::Audience::Everyone) {
-    for (auto& [ptr, conn] : conns_) sendTo(conn, entry.frame);
+    for (auto& [ptr, conn] : conns_) conn.stream->send(entry.frame);
     return;
   }
-  for (auto* ptr : moderators_) sendTo(conns_.at(ptr), entry.frame);
+  for (auto* ptr : moderators_) conns_.at(ptr).stream->send(entry.frame);
   auto [begin, end] = byUser_.equal_range(entry.event.userId);
   for (auto it = begin; it != end; ++it) {
     auto& conn = conns_.at(it->second);
-    if (conn.viewer.role != core::Role::Moderator) sendTo(conn, entry.frame);
+    if (conn.viewer.role != core::Role::Moderator) conn.stream->send(entry.frame);
   }
-}
-
-void RoomHub::sendTo(Conn& conn, const std::shared_ptr<const std::string>& frame) {
-  // A full queue closes the stream; its close callback detaches it later.
-  conn.stream->send(frame);
 }
 
 std::vector<RoomHub::Entry> RoomHub::fetch(uint64_t from, uint64_t to) {

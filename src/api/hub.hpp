@@ -31,7 +31,6 @@ struct Viewer {
   std::string userId;
   std::string displayName;
   core::Role role = core::Role::Viewer;
-  bool roomEvents = false;  // /events (moderator console) rather than /user-events
 };
 
 class RoomHub : public std::enable_shared_from_this<RoomHub> {
@@ -65,7 +64,6 @@ class RoomHub : public std::enable_shared_from_this<RoomHub> {
 
   void onMessage(bus::StreamMessage message);
   void deliver(const Entry& entry);  // mu_ held
-  void sendTo(Conn& conn, const std::shared_ptr<const std::string>& frame);  // mu_ held
   std::vector<Entry> fetch(uint64_t from, uint64_t to);
   void sendReset(const std::shared_ptr<http::SseStream>& stream, uint64_t seq);
   bool tooOld(uint64_t lastEventId);

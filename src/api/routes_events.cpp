@@ -79,7 +79,7 @@ http::Response events(Context& ctx, http::Request& req, bool roomWide) {
   // published after the client got its response head is never missed.
   const uint64_t after = resumeFrom ? *resumeFrom : ctx.bus.signalBounds().last;
   const auto& c = session.claims;
-  Viewer viewer{c.userId, c.displayName, c.role, roomWide};
+  Viewer viewer{c.userId, c.displayName, c.role};
   reserveSlot(ctx, c.userId);
   http::Response res;
   res.contentType = "text/event-stream";

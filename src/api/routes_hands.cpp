@@ -13,14 +13,6 @@ using core::Error;
 using core::EventType;
 using nlohmann::json;
 
-json stageJson(const core::RoomState& room) {
-  json stage = json::array();
-  for (const auto& s : room.stage) {
-    stage.push_back({{"userId", s.userId}, {"displayName", s.displayName}, {"since", s.sinceMs}});
-  }
-  return stage;
-}
-
 http::Response raiseHand(Context& ctx, http::Request& req) {
   const std::string& roomId = roomParam(req);
   const auto session = require(ctx, req, roomId, Action::RaiseHand);
@@ -115,7 +107,7 @@ http::Response state(Context& ctx, http::Request& req) {
                     {"live", room.live},
                     {"maxStage", room.maxStage},
                     {"hands", std::move(hands)},
-                    {"stage", stageJson(room)},
+                    {"stage", stageListJson(room)},
                     {"counts",
                      {{"viewers", counts.viewers},
                       {"moderators", counts.moderators},
@@ -131,8 +123,6 @@ http::Response state(Context& ctx, http::Request& req) {
 }
 
 }  // namespace
-
-json stageListJson(const core::RoomState& room) { return stageJson(room); }
 
 void addHandRoutes(http::Router& router, Context& ctx) {
   router.add("POST", "/api/rooms/:roomId/raise-hand",

@@ -38,3 +38,43 @@ HttpResult post(const std::string& baseUrl, const std::string& target, const Use
 HttpResult get(const std::string& baseUrl, const std::string& target, const User& user);
 
 }  // namespace amphi::testing
+
+#include <memory>
+
+#include <gtest/gtest.h>
+
+#include "fixtures.hpp"
+
+namespace amphi::testing {
+
+// A test suite sharing one nats-server and `serveCount` serve processes. A server that
+// does not start fails every test of the suite (gtest would otherwise skip them).
+// Use as: class MySuite : public SharedServe<MySuite> { static args(): ... };
+template <typename Suite>
+class SharedServe : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    try {
+      nats_ = std::make_unique<NatsFixture>();
+      for (int i = 0; i < Suite::kServes; ++i) {
+        serves_.push_back(std::make_unique<ServeProcess>(nats_->url(), Suite::serveArgs()));
+      }
+    } catch (const std::exception& e) {
+      setupError_ = e.what();
+    }
+  }
+  static void TearDownTestSuite() {
+    serves_.clear();
+    nats_.reset();
+  }
+  void SetUp() override {
+    if (!setupError_.empty()) FAIL() << setupError_;
+  }
+  static std::string base(std::size_t i = 0) { return serves_.at(i)->baseUrl(); }
+
+  static inline std::string setupError_;
+  static inline std::unique_ptr<NatsFixture> nats_;
+  static inline std::vector<std::unique_ptr<ServeProcess>> serves_;
+};
+
+}  // namespace amphi::testing

@@ -12,37 +12,14 @@
 namespace amphi::testing {
 namespace {
 
-class MultiServe : public ::testing::Test {
- protected:
-  // A server that does not start must fail every test (gtest would skip them).
-  static void SetUpTestSuite() {
-    try {
-      nats_ = new NatsFixture();
-      a_ = new ServeProcess(nats_->url(), {"--join-per-minute", "0"});
-      b_ = new ServeProcess(nats_->url(), {"--join-per-minute", "0"});
-    } catch (const std::exception& e) {
-      setupError_ = e.what();
-    }
-  }
-  void SetUp() override {
-    if (!setupError_.empty()) FAIL() << setupError_;
-  }
-  static void TearDownTestSuite() {
-    delete a_;
-    delete b_;
-    delete nats_;
-  }
-  static inline std::string setupError_;
-  static NatsFixture* nats_;
-  static ServeProcess* a_;
-  static ServeProcess* b_;
+class MultiServe : public SharedServe<MultiServe> {
+ public:
+  static constexpr int kServes = 2;
+  static std::vector<std::string> serveArgs() { return {"--join-per-minute", "0"}; }
 };
-NatsFixture* MultiServe::nats_ = nullptr;
-ServeProcess* MultiServe::a_ = nullptr;
-ServeProcess* MultiServe::b_ = nullptr;
 
 TEST_F(MultiServe, RaiseOnAReachesModeratorOnB) {
-  const auto a = a_->baseUrl(), b = b_->baseUrl();
+  const auto a = base(0), b = base(1);
   auto room = createRoom(a, "cross");
   auto mod = join(a, room.id, room.moderatorInvite, "Teacher");  // token from A ...
   auto ann = join(b, room.id, room.viewerInvite, "Ann");
@@ -58,7 +35,7 @@ TEST_F(MultiServe, RaiseOnAReachesModeratorOnB) {
 }
 
 TEST_F(MultiServe, FiftyConcurrentRaisesLandExactlyOnce) {
-  const auto a = a_->baseUrl(), b = b_->baseUrl();
+  const auto a = base(0), b = base(1);
   auto room = createRoom(a, "crowd");
   auto mod = join(a, room.id, room.moderatorInvite, "Teacher");
   std::vector<User> viewers;

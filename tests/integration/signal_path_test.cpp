@@ -9,31 +9,11 @@
 namespace amphi::testing {
 namespace {
 
-class SignalPath : public ::testing::Test {
- protected:
-  // A server that does not start must fail every test (gtest would skip them).
-  static void SetUpTestSuite() {
-    try {
-      nats_ = new NatsFixture();
-      serve_ = new ServeProcess(nats_->url());
-    } catch (const std::exception& e) {
-      setupError_ = e.what();
-    }
-  }
-  void SetUp() override {
-    if (!setupError_.empty()) FAIL() << setupError_;
-  }
-  static void TearDownTestSuite() {
-    delete serve_;
-    delete nats_;
-  }
-  std::string base() const { return serve_->baseUrl(); }
-  static inline std::string setupError_;
-  static NatsFixture* nats_;
-  static ServeProcess* serve_;
+class SignalPath : public SharedServe<SignalPath> {
+ public:
+  static constexpr int kServes = 1;
+  static std::vector<std::string> serveArgs() { return {}; }
 };
-NatsFixture* SignalPath::nats_ = nullptr;
-ServeProcess* SignalPath::serve_ = nullptr;
 
 // The next event of one of the given types, skipping presence events.
 std::optional<SseEvent> nextOf(SseClient& sse, std::initializer_list<const char*> types,

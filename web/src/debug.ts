@@ -23,6 +23,8 @@ export interface AmphiDebug {
   latency: number | null;
   /** every stage transition, oldest first: [mode, time ms] */
   transitions: [StageMode, number][];
+  /** join steps of the current or last join: [step, time ms] */
+  steps: [string, number][];
 }
 
 declare global {
@@ -50,14 +52,17 @@ const initial: AmphiDebug = {
   player: null,
   latency: null,
   transitions: [],
+  steps: [],
 };
 
 export function exposeDebug(patch: Partial<AmphiDebug>): void {
   if (typeof window === 'undefined') return;
-  const cur = window.__amphi ?? { ...initial, transitions: [] };
+  const cur = window.__amphi ?? { ...initial, transitions: [], steps: [] };
   const next: AmphiDebug = { ...cur, ...patch };
   if (patch.mode && patch.mode !== cur.mode) {
     next.transitions = [...cur.transitions, [patch.mode, Date.now()]].slice(-50) as [StageMode, number][];
+    if (patch.mode === 'joining') next.steps = [];
   }
+  if (patch.step && patch.step !== cur.step) next.steps = [...next.steps, [patch.step, Date.now()]];
   window.__amphi = next;
 }

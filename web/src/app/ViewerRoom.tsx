@@ -36,10 +36,11 @@ export function ViewerRoom({ api, roomId, me }: Props) {
     },
     [me.userId],
   );
-  // a fresh snapshot that has this user on stage (a reload while on stage): back on
+  // A reload while on stage: the first snapshot has this user on stage, back on. Only
+  // before any join of this page: later, a snapshot may predate our own leave.
   const onSnapshot = useCallback((s: RoomSnapshot) => {
     const c = ctrl.current;
-    if (c && s.you.onStage && c.mode === 'passive') c.dispatch({ type: 'join' });
+    if (c && s.you.onStage && c.mode === 'passive' && c.getView().state.attempt === 0) c.dispatch({ type: 'join' });
   }, []);
   const { model, conn, dispatch, refetch } = useRoom(api, roomId, 'viewer', { onEvent, onSnapshot });
 
@@ -48,7 +49,9 @@ export function ViewerRoom({ api, roomId, me }: Props) {
   useEffect(() => {
     if (!controller || caughtUp.current || !model.loaded) return;
     caughtUp.current = true;
-    if (model.me?.onStage && controller.mode === 'passive') controller.dispatch({ type: 'join' });
+    if (model.me?.onStage && controller.mode === 'passive' && controller.getView().state.attempt === 0) {
+      controller.dispatch({ type: 'join' });
+    }
   }, [controller, model.loaded, model.me?.onStage]);
 
   const [hlsUrl, setHlsUrl] = useState<string | null>(null);

@@ -192,21 +192,63 @@ export class StageController {
     }
   }
 
-  private async joinSteps(attempt: number, warm: Warm | null, signal: AbortSignal): Promise<void> {
-    const gone = () => !this.alive(attempt);
-    if (warm) await warm.ready;
-    if (gone()) return this.release(warm);
-    this.step(attempt, 'credentials');
-    let creds: StageCredentials;
+  private async credentials(): Promise<StageCredentials> {
     try {
-      creds = await this.deps.api.stageCredentials(this.deps.roomId, 'publish');
+      return await this.deps.api.stageCredentials(this.deps.roomId, 'publish');
     } catch (e) {
-      this.release(warm);
       const status = e instanceof ApiError ? e.status : undefined;
       const kind = e instanceof ApiError && e.status === 0 ? 'network' : 'credentials';
       throw new StepFailure({ kind, status, message: e instanceof Error ? e.message : String(e) });
     }
-    if (gone()) return this.release(warm);
+  }
+
+  private async joinSteps(attempt: number, warm: Warm | null, signal: AbortSignal): Promise<void> {
+    if (warm) await warm.ready;
+    if (!this.alive(attempt)) return this.release(warm);
+    this.step(attempt, 'credentials');
+    const creds = this.credentials();
+    creds.catch(() => undefined); // observed below
+    const link =
+      warm?.link && warm.stream
+        ? await this.publishWarm(attempt, warm, creds)
+        : await this.publishCold(attempt, warm, creds);
+    if (!link || !this.alive(attempt)) return;
+    this.step(attempt, 'ready-check');
+    await this.remoteReady(link, signal);
+  }
+
+  /**
+   * Warm: camera and Janus session are up, and promotion keeps the token, so publishing
+   * starts at once while the credentials call confirms the grant.
+   */
+  private async publishWarm(attempt: number, warm: Warm, creds: Promise<StageCredentials>): Promise<LinkLike | null> {
+    const link = warm.link!;
+    warm.offChange?.();
+    this.local = warm.stream;
+    this.applyToggles();
+    this.adopt(link, attempt);
+    this.step(attempt, 'publishing');
+    const published = link.publish(warm.stream!, warm.creds!.display);
+    published.catch(() => undefined);
+    const fresh = await creds; // a refusal here explains a publish failure best
+    if (!sameTarget(warm.creds, fresh)) throw new StepFailure({ kind: 'credentials', message: 'stage access changed; try again' });
+    await published.catch((e: unknown) => {
+      throw new StepFailure(janusFailure(e));
+    });
+    return link;
+  }
+
+  /** Cold: credentials, camera, Janus session, publish, one after the other. */
+  private async publishCold(attempt: number, warm: Warm | null, credsP: Promise<StageCredentials>): Promise<LinkLike | null> {
+    const gone = () => !this.alive(attempt);
+    const creds = await credsP.catch((e: unknown) => {
+      this.release(warm);
+      throw e;
+    });
+    if (gone()) {
+      this.release(warm);
+      return null;
+    }
 
     this.step(attempt, 'camera');
     let stream = warm?.stream ?? null;
@@ -219,7 +261,8 @@ export class StageController {
       }
       if (gone()) {
         stopStream(stream);
-        return this.release(warm);
+        this.release(warm);
+        return null;
       }
     }
     this.local = stream;
@@ -227,14 +270,16 @@ export class StageController {
     this.emit();
 
     this.step(attempt, 'connecting');
-    let link = warm?.link && sameTarget(warm.creds, creds) ? warm.link : null;
-    warm?.offChange?.();
-    if (warm?.link && warm.link !== link) void warm.link.close();
-    if (!link) {
-      link = await this.deps.openLink(creds).catch((e: unknown) => {
-        throw new StepFailure(janusFailure(e));
-      });
-      if (gone()) return void link.close();
+    if (warm) {
+      warm.offChange?.();
+      void warm.link?.close();
+    }
+    const link = await this.deps.openLink(creds).catch((e: unknown) => {
+      throw new StepFailure(janusFailure(e));
+    });
+    if (gone()) {
+      void link.close();
+      return null;
     }
     this.adopt(link, attempt);
 
@@ -243,9 +288,7 @@ export class StageController {
     await link.publish(stream, creds.display).catch((e: unknown) => {
       throw new StepFailure(janusFailure(e));
     });
-    if (gone()) return;
-    this.step(attempt, 'ready-check');
-    await this.remoteReady(link, signal);
+    return link;
   }
 
   /** Makes `link` the current stage connection; its failures fail `attempt`. */

@@ -104,10 +104,10 @@ export function stageReducer(s: StageState, e: StageEvent): StageState {
     case 'demoted': {
       if (s.mode === 'joining' || s.mode === 'stage') return leave(s, { notice: demoteNotice(e.reason) });
       // Janus kicks a demoted publisher before DEMOTE goes out: the kick was no error.
-      const explained =
-        s.error?.kind === 'kicked' ? { error: null, notice: demoteNotice(e.reason) } : {};
+      const kicked = s.error?.kind === 'kicked';
+      const explained = kicked ? { error: null, notice: demoteNotice(e.reason) } : {};
       if (s.mode === 'leaving') return { ...s, rejoin: false, ...explained };
-      return { ...s, ...explained };
+      return kicked ? { ...s, ...explained } : s;
     }
     case 'leave':
       if (s.mode === 'joining' || s.mode === 'stage') return leave(s, { notice: demoteNotice('self'), error: null, selfLeave: true });

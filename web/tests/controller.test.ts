@@ -16,7 +16,7 @@ interface FakeTrack {
 }
 
 function fakeStream(kinds: ('audio' | 'video')[] = ['audio', 'video']): MediaStream {
-  const tracks: FakeTrack[] = kinds.map((kind) => ({
+  const tracks: FakeTrack[] = kinds.map((kind): FakeTrack => ({
     kind,
     enabled: true,
     stopped: false,
@@ -106,7 +106,7 @@ const creds = (mode: 'publish' | 'subscribe', token = 'tok-1'): StageCredentials
 function setup(role: 'viewer' | 'moderator' = 'viewer', over: Partial<StageDeps> = {}) {
   const links: FakeLink[] = [];
   const cameras: MediaStream[] = [];
-  const frames = new Map<MediaStream, ReturnType<typeof deferred>>();
+  const frames = new Map<MediaStream, ReturnType<typeof deferred<void>>>();
   const modes: StageMode[] = [];
   const api = {
     stageCredentials: vi.fn(async (_room: string, mode: 'publish' | 'subscribe') => creds(mode)),
@@ -128,7 +128,7 @@ function setup(role: 'viewer' | 'moderator' = 'viewer', over: Partial<StageDeps>
       return s;
     }),
     firstFrame: vi.fn((stream: MediaStream, signal: AbortSignal) => {
-      const d = deferred();
+      const d = deferred<void>();
       frames.set(stream, d);
       signal.addEventListener('abort', () => d.reject(new Error('aborted')));
       return d.promise;

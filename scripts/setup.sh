@@ -9,6 +9,10 @@ APT_PACKAGES=(
   # libraries (see README: "Dependencies")
   libboost-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libnats-dev libssl-dev libgtest-dev libgmock-dev
+  # egress: GStreamer graph (compose, encode) and ffprobe to check the packager
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
+  gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-tools ffmpeg
   # fuzzing (libFuzzer runtime for clang)
   clang libclang-rt-14-dev
   # runtime parts started by serve and by the tests

@@ -113,6 +113,30 @@ std::string Api::createRoom(const std::string& id, const std::string& title, int
   return roomCreatedJson(ctx, room).dump();
 }
 
+void Api::setLive(const std::string& roomId, bool live, const std::string& by) {
+  auto& ctx = state_->ctx;
+  auto result = ctx.store.change(roomId, [&](core::RoomState& room) {
+    std::vector<core::Event> events;
+    if (core::setLive(room, live, nowMs())) {
+      events.push_back(makeEvent(live ? core::EventType::RoomLive : core::EventType::RoomEnded,
+                                 roomId, by, by));
+    }
+    return events;
+  });
+  if (result.changed) spdlog::info("room {}: {} by {}", roomId, live ? "live" : "ended", by);
+}
+
+std::string Api::egressJanusTarget(const std::string& roomId) {
+  auto& ctx = state_->ctx;
+  if (!ctx.stage.enabled()) return "";
+  try {
+    return ctx.stage.egressTarget(ctx.store.load(roomId)).dump();
+  } catch (const std::exception& e) {
+    spdlog::warn("room {}: no Janus for its egress: {}", roomId, e.what());
+    return "";
+  }
+}
+
 std::string Api::inviteLink(const std::string& roomId, const std::string& role) {
   auto& ctx = state_->ctx;
   auto room = ctx.store.load(roomId);

@@ -55,6 +55,10 @@ class Api {
   // Creates a room as the admin would; used for the demo room at first start.
   // Returns the JSON the create endpoint returns.
   std::string createRoom(const std::string& id, const std::string& title, int maxStage);
+  // Starts or ends a room's broadcast on the server's own behalf (the demo source).
+  void setLive(const std::string& roomId, bool live, const std::string& by);
+  // JSON the room's egress needs to forward the stage from Janus; "" without a stage.
+  std::string egressJanusTarget(const std::string& roomId);
   // Invite link of an existing room for a role ("moderator" | "viewer").
   std::string inviteLink(const std::string& roomId, const std::string& role);
   // Enables the stage on this Janus and starts the stage watcher.

@@ -107,6 +107,24 @@ StageService::Placement StageService::placement(const core::RoomState& room) {
   }
 }
 
+json StageService::egressTarget(const core::RoomState& room) {
+  const Placement p = placement(room);
+  ensureRoom(room, p);
+  JanusEndpoint e;
+  {
+    std::lock_guard lock(mu_);
+    if (home_ && home_->id == p.janusId) e = *home_;
+  }
+  if (e.id.empty()) {
+    auto entry = bus_.get(bus::Bucket::Rooms, serverKey(p.janusId));
+    if (!entry) throw Error(Errc::Unavailable, "media server " + p.janusId + " is not registered");
+    auto j = json::parse(entry->value);
+    e = {p.janusId, j["wsUrl"], j["httpUrl"], j["adminUrl"], j["adminSecret"], j["roomAdminKey"]};
+  }
+  return {{"httpUrl", e.httpUrl}, {"adminUrl", e.adminUrl}, {"adminSecret", e.adminSecret},
+          {"roomAdminKey", e.roomAdminKey}, {"room", p.janusRoom}, {"secret", p.secret}};
+}
+
 void StageService::ensureRoom(const core::RoomState& room, const Placement& p) {
   auto& c = client(p.janusId);
   if (c.roomExists(p.janusRoom)) return;

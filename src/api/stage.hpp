@@ -63,6 +63,9 @@ class StageService {
   nlohmann::json credentials(const core::RoomState& room, const std::string& userId,
                              core::Role role, bool publish);
 
+  // What an egress needs to rtp_forward the room's publishers: Janus HTTP/Admin URLs and
+  // secrets, the VideoRoom number and secret (passed in the environment, never argv).
+  nlohmann::json egressTarget(const core::RoomState& room);
   // The WebSocket URL of a registered Janus (for serve's /janus/<id> relay); "" if unknown.
   std::string wsUrlOf(const std::string& janusId);
   // For messages browsers send to Janus through serve's /janus relay: a publisher's

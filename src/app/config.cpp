@@ -1,5 +1,7 @@
 #include "app/config.hpp"
 
+#include <cstdio>
+
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -48,6 +50,18 @@ const std::vector<FieldInfo>& configFields() {
       {"rtp_port_max", &Config::rtp_port_max, "highest UDP port Janus uses for media"},
       {"stage_grace_seconds", &Config::stage_grace_seconds,
        "demote a promoted user who stopped publishing for this long"},
+      {"egress", &Config::egress, "run the broadcast (one egress per live room)"},
+      {"demo_source", &Config::demo_source,
+       "'test': room demo goes live at start with a test pattern, clock and tone"},
+      {"egress_source", &Config::egress_source, "what live rooms broadcast: janus or test"},
+      {"video_size", &Config::video_size, "broadcast picture size WIDTHxHEIGHT"},
+      {"video_fps", &Config::video_fps, "broadcast frame rate"},
+      {"video_kbps", &Config::video_kbps, "broadcast H.264 bitrate in kbit/s"},
+      {"audio_kbps", &Config::audio_kbps, "broadcast AAC bitrate in kbit/s"},
+      {"part_seconds", &Config::part_seconds, "LL-HLS part duration target in seconds"},
+      {"segment_seconds", &Config::segment_seconds, "LL-HLS segment duration in seconds"},
+      {"hls_retention_seconds", &Config::hls_retention_seconds,
+       "seconds of media listed in the HLS playlist"},
   };
   return fields;
 }
@@ -168,6 +182,22 @@ void validate(const Config& c) {
   require(c.rtp_port_min > 1024 && c.rtp_port_min < c.rtp_port_max && c.rtp_port_max < 65536,
           "rtp_port_min, rtp_port_max: a range within 1025-65535");
   require(c.stage_grace_seconds >= 1, "stage_grace_seconds: at least 1");
+  require(c.demo_source.empty() || c.demo_source == "test", "demo_source: empty or 'test'");
+  require(c.egress_source == "janus" || c.egress_source == "test",
+          "egress_source: 'janus' or 'test'");
+  int w = 0, h = 0;
+  require(std::sscanf(c.video_size.c_str(), "%dx%d", &w, &h) == 2 && w >= 160 && h >= 90 &&
+              w <= 3840 && h <= 2160 && w % 2 == 0 && h % 2 == 0,
+          "video_size: WIDTHxHEIGHT, even numbers from 160x90 to 3840x2160");
+  require(c.video_fps >= 5 && c.video_fps <= 60, "video_fps: 5 to 60");
+  require(c.video_kbps >= 50 && c.video_kbps <= 20000, "video_kbps: 50 to 20000");
+  require(c.audio_kbps >= 32 && c.audio_kbps <= 320, "audio_kbps: 32 to 320");
+  require(c.part_seconds >= 0.2 && c.part_seconds <= 1.0, "part_seconds: 0.2 to 1.0");
+  require(c.segment_seconds >= 1 && c.segment_seconds <= 6 &&
+              c.segment_seconds >= 2 * c.part_seconds,
+          "segment_seconds: 1 to 6, at least two parts");
+  require(c.hls_retention_seconds >= 6 && c.hls_retention_seconds <= 120,
+          "hls_retention_seconds: 6 to 120");
   require(c.janus_url.empty() || (!c.janus_http_url.empty() && !c.janus_admin_url.empty() &&
                                   !c.janus_admin_secret.empty()),
           "janus_url needs janus_http_url, janus_admin_url and janus_admin_secret too");

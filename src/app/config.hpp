@@ -45,6 +45,17 @@ struct Config {
   int rtp_port_min = 20000;             // Janus ICE/RTP UDP port range
   int rtp_port_max = 20999;
   int stage_grace_seconds = 10;         // a promoted user not publishing this long is demoted
+  // Broadcast (egress → LL-HLS origin)
+  bool egress = true;                   // run one egress per live room (leased across serves)
+  std::string demo_source;              // "test": room demo goes live with the test source
+  std::string egress_source = "janus";  // "janus" (the stage) or "test" (pattern + tone)
+  std::string video_size = "1280x720";  // composite picture
+  int video_fps = 30;
+  int video_kbps = 2500;
+  int audio_kbps = 128;
+  double part_seconds = 0.5;            // LL-HLS part target (0.2 to 1.0)
+  double segment_seconds = 2.0;         // segment (keyframe interval)
+  int hls_retention_seconds = 24;       // media playlist window
 };
 
 using FieldRef = std::variant<std::string Config::*, int Config::*, double Config::*,

@@ -14,11 +14,13 @@
 #include <spdlog/spdlog.h>
 
 #include "api/api.hpp"
+#include "app/egress_supervisor.hpp"
 #include "app/embedded_nats.hpp"
 #include "auth/random.hpp"
 #include "bus/bus.hpp"
 #include "core/error.hpp"
 #include "http/server.hpp"
+#include "origin/origin.hpp"
 #include "sfu/embedded_janus.hpp"
 
 namespace amphi::app {
@@ -179,6 +181,38 @@ void createDemoRoom(api::Api& api, const fs::path& dataDir) {
             << "  Viewer invite:    " << api.inviteLink("demo", "viewer") << std::endl;
 }
 
+// Arguments of one room's egress: the source and the picture settings.
+std::vector<std::string> egressArgs(const Config& c, const std::string& room) {
+  const bool test = c.egress_source == "test" || (room == "demo" && c.demo_source == "test");
+  return {"--source", test ? "test" : "janus", "--size", c.video_size,
+          "--fps", std::to_string(c.video_fps), "--video-kbps", std::to_string(c.video_kbps),
+          "--audio-kbps", std::to_string(c.audio_kbps), "--part-seconds",
+          std::to_string(c.part_seconds), "--segment-seconds", std::to_string(c.segment_seconds),
+          "--log-level", c.log_level};
+}
+
+std::unique_ptr<EgressSupervisor> startEgress(const Config& c, bus::Bus& bus,
+                                              const std::string& natsUrl, const fs::path& dataDir,
+                                              api::Api& api) {
+  if (!c.egress) return nullptr;
+  EgressSupervisorOptions o;
+  o.binary = fs::read_symlink("/proc/self/exe").string();
+  o.natsUrl = natsUrl;
+  o.holderId = "serve-" + auth::randomId(10);
+  o.logDir = (dataDir / "logs").string();
+  fs::create_directories(o.logDir);
+  o.argsFor = [c](const std::string& room) { return egressArgs(c, room); };
+  o.envFor = [&api](const std::string& room) {
+    std::vector<std::string> env;
+    const std::string target = api.egressJanusTarget(room);
+    if (!target.empty()) env.push_back("AMPHI_EGRESS_JANUS=" + target);
+    return env;
+  };
+  auto supervisor = std::make_unique<EgressSupervisor>(bus, std::move(o));
+  supervisor->start();
+  return supervisor;
+}
+
 }  // namespace
 
 int runServe(Config config) {
@@ -220,7 +254,11 @@ int runServe(Config config) {
       if (api::Api* a = apiPtr.load()) a->rewriteStageMessage(message);
     };
   }
-  http::Server server(io, serverOptions, [&apiPtr](http::Request& req) {
+  origin::OriginOptions originOptions;
+  originOptions.retentionSeconds = config.hls_retention_seconds;
+  origin::Origin origin(*bus, originOptions);
+  http::Server server(io, serverOptions, [&apiPtr, &origin](http::Request& req) {
+    if (req.path.rfind("/hls/", 0) == 0) return origin.handle(req);
     api::Api* a = apiPtr.load();
     if (!a) return http::errorResponse(503, "starting", "the server is starting; retry shortly");
     return a->handle(req);
@@ -243,6 +281,17 @@ int runServe(Config config) {
     }
   }
   apiPtr = api.get();
+  if (config.demo_source == "test" && config.demo_room && bus->ready()) {
+    try {
+      createDemoRoom(*api, dataDir);
+      api->setLive("demo", true, "demo-source");
+      std::cout << "Room 'demo' is live with the test source: " << publicUrl
+                << "/hls/demo/index.m3u8" << std::endl;
+    } catch (const std::exception& e) {
+      spdlog::warn("could not make the demo room live: {}", e.what());
+    }
+  }
+  auto egress = startEgress(config, *bus, natsUrl, dataDir, *api);
 
   std::cout << "Amphi listening on " << listenUrl << "\n"
             << "Admin key (" << keySource << "): " << admin << std::endl;
@@ -270,6 +319,8 @@ int runServe(Config config) {
   for (auto& t : threads) t.join();
 
   apiPtr = nullptr;
+  egress.reset();
+  origin.stop();
   server.join();
   supervisor.reset();
   api->shutdown();

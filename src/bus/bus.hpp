@@ -11,12 +11,16 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace amphi::bus {
 
 inline constexpr const char* kSignalsStream = "ROOM_SIGNALS";
 inline constexpr const char* kRoomsBucket = "AMPHI_ROOMS";
 inline constexpr const char* kPresenceBucket = "AMPHI_PRESENCE";
+// CMAF init segments and parts of live rooms: hls.<room>.init, hls.<room>.part.
+inline constexpr const char* kHlsStream = "HLS";
 
 struct BusOptions {
   std::string url;                     // nats://host:port[,nats://...]
@@ -26,6 +30,7 @@ struct BusOptions {
   std::chrono::seconds duplicateWindow{std::chrono::minutes(5)};
   int64_t maxMsgsPerSubject = 1000;
   std::chrono::seconds presenceTtl{30};
+  std::chrono::seconds hlsMaxAge{180};  // the HLS stream keeps a few minutes of media
   std::chrono::milliseconds requestTimeout{3000};
 };
 
@@ -36,10 +41,26 @@ struct KvEntry {
   uint64_t revision = 0;
 };
 
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
 struct StreamMessage {
   uint64_t seq = 0;
   std::string subject;
   std::string data;
+  Headers headers;  // filled for HLS messages only
+  const std::string* header(std::string_view name) const {
+    for (const auto& [k, v] : headers) {
+      if (k == name) return &v;
+    }
+    return nullptr;
+  }
+};
+
+// Where an HLS subscription starts: a stream sequence, or (when seq is 0) the first
+// message at or after a wall-clock time.
+struct StartAt {
+  uint64_t seq = 0;
+  std::chrono::system_clock::time_point time{};
 };
 
 struct StreamBounds {
@@ -98,6 +119,17 @@ class Bus {
   // sequence it delivered, never delivering one twice.
   virtual std::unique_ptr<Subscription> subscribe(const std::string& subjectFilter,
                                                   uint64_t startSeq, MessageHandler handler) = 0;
+
+  // The HLS stream. Publishes with headers and a Nats-Msg-Id (retries repeat it).
+  virtual uint64_t publishHls(const std::string& subject, std::string_view data,
+                              const Headers& headers, const std::string& msgId) = 0;
+  // The newest message on exactly this subject, if the stream still holds one.
+  virtual std::optional<StreamMessage> lastHls(const std::string& subject) = 0;
+  // Ordered delivery (with headers) like subscribe(), on the HLS stream.
+  virtual std::unique_ptr<Subscription> subscribeHls(const std::string& subjectFilter,
+                                                     StartAt start, MessageHandler handler) = 0;
+  // The server's max_payload: larger HLS parts are split into chunks below it.
+  virtual std::size_t maxPayload() const = 0;
 };
 
 }  // namespace amphi::bus

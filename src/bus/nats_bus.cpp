@@ -2,6 +2,7 @@
 #include <nats/nats.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -17,6 +18,19 @@
 namespace amphi::bus::impl {
 namespace {
 
+Headers readHeaders(natsMsg* msg) {
+  Headers out;
+  const char** keys = nullptr;
+  int count = 0;
+  if (natsMsgHeader_Keys(msg, &keys, &count) != NATS_OK) return out;
+  for (int i = 0; i < count; ++i) {
+    const char* value = nullptr;
+    if (natsMsgHeader_Get(msg, keys[i], &value) == NATS_OK && value) out.emplace_back(keys[i], value);
+  }
+  free(static_cast<void*>(keys));
+  return out;
+}
+
 void onOrderedMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   auto* link = static_cast<SubLink*>(closure);
   MsgPtr guard(msg);
@@ -29,7 +43,8 @@ void onOrderedMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* cl
   if (seq <= last) return;  // already delivered by an earlier incarnation
   owner.lastSeq.store(seq);
   owner.handler(StreamMessage{seq, natsMsg_GetSubject(msg),
-                              std::string(natsMsg_GetData(msg), natsMsg_GetDataLength(msg))});
+                              std::string(natsMsg_GetData(msg), natsMsg_GetDataLength(msg)),
+                              owner.withHeaders ? readHeaders(msg) : Headers{}});
 }
 
 void onSubComplete(void* closure) { delete static_cast<SubLink*>(closure); }
@@ -148,16 +163,32 @@ bool NatsBus::waitReady(std::chrono::milliseconds timeout) {
 }
 
 void NatsBus::ensureStreams() {
+  ensureStream(kSignalsStream, "room.>",
+               std::chrono::nanoseconds(options_.signalsMaxAge).count(),
+               options_.maxMsgsPerSubject,
+               std::chrono::nanoseconds(options_.duplicateWindow).count());
+  ensureStream(kHlsStream, "hls.>", std::chrono::nanoseconds(options_.hlsMaxAge).count(), -1,
+               std::chrono::nanoseconds(std::chrono::minutes(2)).count());
+  if (!rooms_) ensureBucket(kRoomsBucket, 0, &rooms_);
+  if (!presence_) {
+    ensureBucket(kPresenceBucket,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(options_.presenceTtl).count(),
+                 &presence_);
+  }
+}
+
+void NatsBus::ensureStream(const char* name, const char* subject, int64_t maxAgeNs,
+                           int64_t maxPerSubject, int64_t duplicatesNs) {
   jsStreamConfig cfg;
   jsStreamConfig_Init(&cfg);
-  const char* subjects[] = {"room.>"};
-  cfg.Name = kSignalsStream;
+  const char* subjects[] = {subject};
+  cfg.Name = name;
   cfg.Subjects = subjects;
   cfg.SubjectsLen = 1;
   cfg.Storage = js_FileStorage;
-  cfg.MaxAge = std::chrono::nanoseconds(options_.signalsMaxAge).count();
-  cfg.MaxMsgsPerSubject = options_.maxMsgsPerSubject;
-  cfg.Duplicates = std::chrono::nanoseconds(options_.duplicateWindow).count();
+  cfg.MaxAge = maxAgeNs;
+  cfg.MaxMsgsPerSubject = maxPerSubject;
+  cfg.Duplicates = std::min(duplicatesNs, maxAgeNs);
   cfg.AllowDirect = true;
   cfg.Replicas = options_.replicas;
   jsOptions jo = jsOpts();
@@ -168,13 +199,7 @@ void NatsBus::ensureStreams() {
     s = js_UpdateStream(&si, js_, &cfg, &jo, &jerr);
   }
   if (si) jsStreamInfo_Destroy(si);
-  if (s != NATS_OK) fail(s, "create stream ROOM_SIGNALS");
-  if (!rooms_) ensureBucket(kRoomsBucket, 0, &rooms_);
-  if (!presence_) {
-    ensureBucket(kPresenceBucket,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(options_.presenceTtl).count(),
-                 &presence_);
-  }
+  if (s != NATS_OK) fail(s, std::string("create stream ") + name);
 }
 
 // Creates the bucket's stream ourselves (as nats.c would) so that a TTL shorter than
@@ -228,10 +253,15 @@ void NatsBus::startSub(OrderedSub& sub) {
   }
   jsSubOptions so;
   jsSubOptions_Init(&so);
-  so.Stream = kSignalsStream;
+  so.Stream = sub.stream;
   so.Ordered = true;
-  so.Config.DeliverPolicy = js_DeliverByStartSequence;
-  so.Config.OptStartSeq = sub.lastSeq.load() + 1;
+  if (sub.lastSeq.load() == 0 && sub.startTimeNs > 0) {
+    so.Config.DeliverPolicy = js_DeliverByStartTime;
+    so.Config.OptStartTime = sub.startTimeNs;
+  } else {
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = sub.lastSeq.load() + 1;
+  }
   jsOptions jo = jsOpts();
   jsErrCode jerr = static_cast<jsErrCode>(0);
   auto* link = new SubLink{sub.shared_from_this()};
@@ -252,6 +282,27 @@ std::unique_ptr<Subscription> NatsBus::subscribe(const std::string& subjectFilte
   sub->filter = subjectFilter;
   sub->handler = std::move(handler);
   sub->lastSeq = startSeq > 0 ? startSeq - 1 : 0;
+  return addSub(std::move(sub));
+}
+
+std::unique_ptr<Subscription> NatsBus::subscribeHls(const std::string& subjectFilter,
+                                                    StartAt start, MessageHandler handler) {
+  auto sub = std::make_shared<OrderedSub>();
+  sub->bus = this;
+  sub->filter = subjectFilter;
+  sub->stream = kHlsStream;
+  sub->withHeaders = true;
+  sub->handler = std::move(handler);
+  sub->lastSeq = start.seq > 0 ? start.seq - 1 : 0;
+  if (start.seq == 0) {
+    sub->startTimeNs = std::max<int64_t>(
+        1, std::chrono::duration_cast<std::chrono::nanoseconds>(start.time.time_since_epoch())
+               .count());
+  }
+  return addSub(std::move(sub));
+}
+
+std::unique_ptr<Subscription> NatsBus::addSub(std::shared_ptr<OrderedSub> sub) {
   {
     std::lock_guard lock(mu_);
     subs_.insert(sub);

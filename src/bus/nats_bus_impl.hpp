@@ -21,6 +21,9 @@ class NatsBus;
 struct OrderedSub : std::enable_shared_from_this<OrderedSub> {
   NatsBus* bus = nullptr;
   std::string filter;
+  const char* stream = kSignalsStream;
+  bool withHeaders = false;
+  int64_t startTimeNs = 0;  // used for the first start when nothing was delivered yet
   Bus::MessageHandler handler;
   std::atomic<uint64_t> lastSeq{0};
   std::mutex mu;
@@ -69,6 +72,13 @@ class NatsBus : public Bus {
   std::unique_ptr<Subscription> subscribe(const std::string& subjectFilter, uint64_t startSeq,
                                           MessageHandler handler) override;
 
+  uint64_t publishHls(const std::string& subject, std::string_view data, const Headers& headers,
+                      const std::string& msgId) override;
+  std::optional<StreamMessage> lastHls(const std::string& subject) override;
+  std::unique_ptr<Subscription> subscribeHls(const std::string& subjectFilter, StartAt start,
+                                             MessageHandler handler) override;
+  std::size_t maxPayload() const override;
+
   void unsubscribe(const std::shared_ptr<OrderedSub>& sub);
 
  private:
@@ -77,6 +87,9 @@ class NatsBus : public Bus {
   void wake(bool lost);
   void maintain();
   void ensureStreams();
+  void ensureStream(const char* name, const char* subjects, int64_t maxAgeNs,
+                    int64_t maxPerSubject, int64_t duplicatesNs);
+  std::unique_ptr<Subscription> addSub(std::shared_ptr<OrderedSub> sub);
   void ensureBucket(const char* name, int64_t ttlMs, kvStore** out);
   void resubscribeAll();
   void startSub(OrderedSub& sub);

@@ -1,6 +1,7 @@
 // Key-value and stream operations of the nats.c Bus.
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include "bus/nats_bus_impl.hpp"
@@ -132,6 +133,62 @@ uint64_t NatsBus::publish(const std::string& subject, std::string_view data,
                   attempt, natsStatus_GetText(s));
     std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50 * attempt, 500)));
   }
+}
+
+uint64_t NatsBus::publishHls(const std::string& subject, std::string_view data,
+                             const Headers& headers, const std::string& msgId) {
+  const auto deadline = Clock::now() + kPublishDeadline;
+  for (int attempt = 1;; ++attempt) {
+    natsMsg* raw = nullptr;
+    check(natsMsg_Create(&raw, subject.c_str(), nullptr, data.data(), static_cast<int>(data.size())),
+          "create message for " + subject);
+    MsgPtr msg(raw);
+    for (const auto& [name, value] : headers) {
+      check(natsMsgHeader_Set(raw, name.c_str(), value.c_str()), "set header " + name);
+    }
+    check(natsMsgHeader_Set(raw, "Nats-Msg-Id", msgId.c_str()), "set message id");
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = options_.requestTimeout.count();
+    jsPubAck* ack = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_PublishMsg(&ack, js_, raw, &po, &jerr);
+    if (s == NATS_OK) {
+      const uint64_t seq = ack->Sequence;
+      jsPubAck_Destroy(ack);
+      return seq;
+    }
+    const bool transient = s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS ||
+                           s == NATS_CONNECTION_DISCONNECTED || s == NATS_NOT_YET_CONNECTED;
+    if (!transient || Clock::now() >= deadline) fail(s, "publish " + subject);
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50 * attempt, 500)));
+  }
+}
+
+std::optional<StreamMessage> NatsBus::lastHls(const std::string& subject) {
+  jsOptions jo = jsOpts();
+  jsDirectGetMsgOptions dg;
+  jsDirectGetMsgOptions_Init(&dg);
+  dg.LastBySubject = subject.c_str();
+  natsMsg* raw = nullptr;
+  natsStatus s = js_DirectGetMsg(&raw, js_, kHlsStream, &jo, &dg);
+  if (s == NATS_NOT_FOUND) return std::nullopt;
+  check(s, "read the last message on " + subject);
+  MsgPtr msg(raw);
+  StreamMessage out{natsMsg_GetSequence(raw), natsMsg_GetSubject(raw),
+                    std::string(natsMsg_GetData(raw), natsMsg_GetDataLength(raw)), {}};
+  const char** keys = nullptr;
+  int count = 0;
+  if (natsMsgHeader_Keys(raw, &keys, &count) == NATS_OK) {
+    for (int i = 0; i < count; ++i) out.headers.emplace_back(keys[i], header(raw, keys[i]));
+    free(static_cast<void*>(keys));
+  }
+  return out;
+}
+
+std::size_t NatsBus::maxPayload() const {
+  const int64_t max = nc_ ? natsConnection_GetMaxPayload(nc_) : 0;
+  return max > 0 ? static_cast<std::size_t>(max) : 1024 * 1024;
 }
 
 StreamBounds NatsBus::signalBounds() {

@@ -38,6 +38,13 @@ struct Response {
   // When set, the status line and headers are sent, the connection stays open as
   // a Server-Sent Events stream and is handed to this callback (on a worker thread).
   std::function<void(std::shared_ptr<SseStream>)> onStream;
+  // When set, sent instead of body without a copy (media parts shared by many viewers).
+  std::shared_ptr<const std::string> sharedBody;
+  // When set, the answer comes later: the server calls this with a function that must
+  // be called exactly once, from any thread, with the real response (a blocking
+  // playlist reload waits for its part this way without holding a thread).
+  using Complete = std::function<void(Response)>;
+  std::function<void(Complete)> deferred;
 
   Response& header(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));

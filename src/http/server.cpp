@@ -5,6 +5,8 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -100,11 +102,20 @@ awaitable<bool> Server::Impl::writeResponse(beast::tcp_stream& stream, Response 
   if (!res.contentType.empty()) msg.set(bhttp::field::content_type, res.contentType);
   for (auto& [name, value] : res.headers) msg.insert(name, value);
   msg.keep_alive(keepAlive && !stopping);
-  const auto size = res.body.size();
+  error_code ec;
+  if (res.sharedBody && !headOnly) {
+    // Header from msg, then the shared bytes as they are: no copy per viewer.
+    auto body = std::move(res.sharedBody);
+    msg.content_length(body->size());
+    bhttp::response_serializer<bhttp::string_body> sr{msg};
+    co_await bhttp::async_write_header(stream, sr, asio::redirect_error(use_awaitable, ec));
+    if (!ec) co_await asio::async_write(stream, asio::buffer(*body), asio::redirect_error(use_awaitable, ec));
+    co_return !ec && msg.keep_alive();
+  }
+  const auto size = res.sharedBody ? res.sharedBody->size() : res.body.size();
   if (!headOnly) msg.body() = std::move(res.body);
   msg.prepare_payload();
   if (headOnly) msg.content_length(size);
-  error_code ec;
   if (headOnly) {
     bhttp::response_serializer<bhttp::string_body> sr{msg};
     co_await bhttp::async_write_header(stream, sr, asio::redirect_error(use_awaitable, ec));
@@ -112,6 +123,24 @@ awaitable<bool> Server::Impl::writeResponse(beast::tcp_stream& stream, Response 
     co_await bhttp::async_write(stream, msg, asio::redirect_error(use_awaitable, ec));
   }
   co_return !ec && msg.keep_alive();
+}
+
+// Waits (without a thread) until the deferred handler completes, then resumes on the
+// connection's strand.
+static awaitable<Response> awaitDeferred(std::function<void(Response::Complete)> start) {
+  auto executor = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<decltype(use_awaitable), void(Response)>(
+      [executor, start = std::move(start)](auto handler) mutable {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        auto once = std::make_shared<std::atomic<bool>>(false);
+        start([executor, shared, once](Response res) {
+          if (once->exchange(true)) return;
+          asio::post(executor, [shared, res = std::move(res)]() mutable {
+            (*shared)(std::move(res));
+          });
+        });
+      },
+      use_awaitable);
 }
 
 std::string Server::Impl::sseHead(const Response& res) {
@@ -202,6 +231,10 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
     Response res = co_await asio::co_spawn(
         pool, [this, &req]() -> awaitable<Response> { co_return runHandler(req); },
         use_awaitable);
+    if (res.deferred) {
+      auto start = std::move(res.deferred);
+      res = co_await awaitDeferred(std::move(start));
+    }
     if (res.onStream && res.status == 200) {
       stream.expires_never();
       startSse(stream, res);

@@ -140,7 +140,7 @@ export function describeError(e: StageError): string {
     case 'media':
       return `Your camera or microphone could not be used: ${e.message}`;
     case 'janus':
-      return `The media server refused: ${e.message}`;
+      return `The stage connection failed: ${e.message}`;
     case 'ice':
       return `The connection to the media server failed: ${e.message}`;
     case 'timeout':

@@ -14,14 +14,24 @@ import { snapshot } from './helpers';
 
 class NoopEventSource {
   static opened: string[] = [];
+  static last: NoopEventSource | null = null;
   readyState = 0;
   onopen: (() => void) | null = null;
   onerror: (() => void) | null = null;
+  listeners = new Map<string, ((ev: MessageEvent) => void)[]>();
   constructor(url: string) {
     NoopEventSource.opened.push(url);
+    NoopEventSource.last = this;
   }
-  addEventListener() {}
+  addEventListener(type: string, fn: (ev: MessageEvent) => void) {
+    this.listeners.set(type, [...(this.listeners.get(type) ?? []), fn]);
+  }
   close() {}
+  /** delivers one SSE frame */
+  frame(type: string, id: number, data: Record<string, unknown>) {
+    const body = JSON.stringify({ type, roomId: 'demo', displayName: '', timestamp: Date.now(), ...data });
+    for (const fn of this.listeners.get(type) ?? []) fn({ data: body, lastEventId: String(id) } as MessageEvent);
+  }
 }
 
 let container: HTMLDivElement;
@@ -163,6 +173,80 @@ describe('viewer page', () => {
     });
     await flush();
     expect($('raise-hand')).not.toBeNull();
+  });
+});
+
+describe('moderator console', () => {
+  function moderatorApi(snap: RoomSnapshot) {
+    sessionStorage.setItem('amphi.entered.demo', '1');
+    return fakeApi({
+      session: vi.fn(async () => ({ userId: 'm1', role: 'moderator', displayName: 'Prof', roomId: 'demo', expiresAt: 0 })),
+      state: vi.fn(async () => snap),
+      setLive: vi.fn(async () => ({ live: true, changed: true })),
+      promote: vi.fn(async () => ({})),
+      lowerHand: vi.fn(async () => ({})),
+      demote: vi.fn(async () => ({})),
+      // the moderator's own stage join fails here (no camera in jsdom): shown, not fatal
+      stageCredentials: vi.fn(async () => {
+        throw new ApiError(503, 'unavailable', 'the stage is not available');
+      }),
+    });
+  }
+
+  it('shows the queue from /state, applies new events, ignores stale ones', async () => {
+    const snap = snapshot(
+      {
+        lastEventId: 50,
+        maxStage: 2,
+        hands: [{ userId: 'a', displayName: 'Ada', raisedAt: Date.now() - 10_000, position: 1 }],
+      },
+      { userId: 'm1', displayName: 'Prof', role: 'moderator' },
+    );
+    const api = moderatorApi(snap);
+    act(() => root.render(<RoomEntry api={api} roomId="demo" invite={null} />));
+    await flush();
+    expect(NoopEventSource.opened).toEqual(['/api/rooms/demo/events']);
+    expect($('queue-item-a')).not.toBeNull();
+    expect($('stage-error')!.textContent).toMatch(/not available/);
+    const es = NoopEventSource.last!;
+    act(() => {
+      es.frame('RAISE_HAND', 49, { userId: 'old', displayName: 'Old' }); // reflected in the snapshot
+      es.frame('RAISE_HAND', 51, { userId: 'b', displayName: 'Bob' });
+    });
+    expect($('queue-item-old')).toBeNull();
+    const order = [...container.querySelectorAll('[data-testid^="queue-item-"]')].map((e) => e.getAttribute('data-testid'));
+    expect(order).toEqual(['queue-item-a', 'queue-item-b']);
+
+    await act(async () => $('promote-a')!.click());
+    expect(api.promote).toHaveBeenCalledWith('demo', 'a');
+    await act(async () => $('dismiss-b')!.click());
+    expect(api.lowerHand).toHaveBeenCalledWith('demo', 'b');
+    await act(async () => $('go-live')!.click());
+    expect(api.setLive).toHaveBeenCalledWith('demo', true);
+
+    // the stage fills up: Promote is disabled with the reason
+    act(() =>
+      es.frame('STAGE_CHANGED', 52, {
+        userId: 'x',
+        stage: [
+          { userId: 'x', displayName: 'X', since: 1 },
+          { userId: 'y', displayName: 'Y', since: 2 },
+        ],
+      }),
+    );
+    expect(($('promote-a') as HTMLButtonElement).disabled).toBe(true);
+    expect($('promote-blocked')!.textContent).toMatch(/full \(2 of 2\)/);
+    expect($('demote-x')).not.toBeNull();
+    act(() => es.frame('ROOM_LIVE', 53, { userId: 'm1' }));
+    expect($('live-badge')!.getAttribute('data-live')).toBe('true');
+    expect($('end-live')).not.toBeNull();
+
+    // the stream drops: the banner shows
+    act(() => {
+      es.readyState = 0;
+      es.onerror?.();
+    });
+    expect($('conn-banner')).not.toBeNull();
   });
 });
 

@@ -27,7 +27,7 @@ export function ModeratorRoom({ api, roomId, me }: Props) {
   const onEvent = useCallback((e: RoomEvent) => {
     if (e.type === 'STAGE_CHANGED') ctrl.current?.refreshFeeds();
   }, []);
-  const { model, conn } = useRoom(api, roomId, 'moderator', { onEvent });
+  const { model, conn, loadError } = useRoom(api, roomId, 'moderator', { onEvent });
 
   // the moderator needs no promotion: on the stage from the start
   useEffect(() => {
@@ -84,6 +84,11 @@ export function ModeratorRoom({ api, roomId, me }: Props) {
         )}
       </RoomHeader>
       <ConnBanner conn={conn} />
+      {loadError && (
+        <p className="error" role="alert" data-testid="load-error">
+          Cannot load the room: {loadError}
+        </p>
+      )}
       {actionError && (
         <p className="error" role="alert" data-testid="action-error">
           {actionError}

@@ -42,7 +42,7 @@ export function ViewerRoom({ api, roomId, me }: Props) {
     const c = ctrl.current;
     if (c && s.you.onStage && c.mode === 'passive' && c.getView().state.attempt === 0) c.dispatch({ type: 'join' });
   }, []);
-  const { model, conn, dispatch, refetch } = useRoom(api, roomId, 'viewer', { onEvent, onSnapshot });
+  const { model, conn, dispatch, refetch, loadError } = useRoom(api, roomId, 'viewer', { onEvent, onSnapshot });
 
   // the controller may be created after the first snapshot: catch up once
   const caughtUp = useRef(false);
@@ -134,6 +134,11 @@ export function ViewerRoom({ api, roomId, me }: Props) {
         <span className="me">{me.displayName}</span>
       </RoomHeader>
       <ConnBanner conn={conn} />
+      {loadError && (
+        <p className="error" role="alert" data-testid="load-error">
+          Cannot load the room: {loadError}
+        </p>
+      )}
       <main>
         {showStage ? (
           <StageView

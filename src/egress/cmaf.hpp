@@ -9,7 +9,7 @@
 // into the part whose video time range covers its dts; audio ahead of video waits for the next
 // part. With no video track, audio drives parts by duration.
 //
-// Timeline: base = dts of the first video keyframe (of the first audio sample without video).
+// Timeline: base = dts of the first video keyframe (first audio sample when there is no video).
 // Earlier samples are dropped. tfdt and durations are round(t·timescale/1e9) of (t − base),
 // per track, from absolute times (no accumulated rounding), so tfdt starts at 0 in each track
 // at the same instant and A/V sync is kept. Video timescale 90000, audio = the sample rate.

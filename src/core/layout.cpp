@@ -9,7 +9,9 @@ namespace {
 constexpr std::size_t kMinThumbSlots = 4;  // thumbnails never wider than a quarter frame
 constexpr double kSilentDb = -200.0;
 
-int evenDown(std::int64_t v) { return static_cast<int>(v < 0 ? 0 : v - (v % 2)); }
+int evenDown(std::int64_t v) {
+  return static_cast<int>(v < 0 ? 0 : v - (v % 2));
+}
 
 }  // namespace
 

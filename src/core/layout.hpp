@@ -22,11 +22,11 @@ struct Rect {
 std::vector<Rect> speakerLayout(int width, int height, std::size_t count, std::size_t speaker);
 
 struct SpeakerOptions {
-  double marginDb = 6.0;                       // a challenger must be this much louder...
-  std::chrono::milliseconds hold{1500};        // ...for this long to take the floor
+  double marginDb = 6.0;                        // a challenger must be this much louder...
+  std::chrono::milliseconds hold{1500};         // ...for this long to take the floor
   std::chrono::milliseconds dipTolerance{500};  // pauses shorter than this keep the run going
-  double silenceFloorDb = -50.0;               // at or below: silent, never takes the floor
-  std::chrono::milliseconds staleAfter{1000};  // no level for this long counts as silent
+  double silenceFloorDb = -50.0;                // at or below: silent, never takes the floor
+  std::chrono::milliseconds staleAfter{1000};   // no level for this long counts as silent
 };
 
 // Picks the active speaker from audio levels (dBov, e.g. the RMS of GStreamer's `level`)

@@ -10,7 +10,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::int64_t area(const Rect& r) { return std::int64_t{r.w} * r.h; }
+std::int64_t area(const Rect& r) {
+  return std::int64_t{r.w} * r.h;
+}
 
 bool overlap(const Rect& a, const Rect& b) {
   return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
@@ -199,7 +201,7 @@ TEST(SpeakerSelector, RemovalDropsThePublisher) {
   EXPECT_FALSE(s.remove("b", milliseconds(1000)));  // not the speaker
   EXPECT_EQ(s.speaker(), "a");
   EXPECT_TRUE(s.remove("a", milliseconds(1000)));
-  EXPECT_EQ(s.speaker(), "c");  // the loudest remaining
+  EXPECT_EQ(s.speaker(), "c");                          // the loudest remaining
   EXPECT_FALSE(s.update("a", -5, milliseconds(1100)));  // removed: ignored
   EXPECT_FALSE(s.update("zz", -5, milliseconds(1100)));
   EXPECT_TRUE(s.remove("c", milliseconds(1200)));

@@ -12,7 +12,7 @@ APT_PACKAGES=(
   # egress: GStreamer graph (compose, encode) and ffprobe to check the packager
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
-  gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-tools ffmpeg
+  gstreamer1.0-libav gstreamer1.0-x gstreamer1.0-tools ffmpeg fonts-dejavu-core
   # fuzzing (libFuzzer runtime for clang)
   clang libclang-rt-14-dev
   # runtime parts started by serve and by the tests

@@ -1,10 +1,13 @@
 // amphi: command line entry point.
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "app/config.hpp"
 #include "app/serve.hpp"
+#include "egress/egress.hpp"
 
 namespace {
 
@@ -58,7 +61,39 @@ int main(int argc, char** argv) {
   token->add_option("--config", configFile, "TOML config file");
   addConfigFlags(*token, given);
 
+  amphi::egress::EgressOptions eg;
+  std::string size = "1280x720";
+  auto* egress = app.add_subcommand(
+      "egress", "Broadcast one room as LL-HLS (serve starts it; runnable by hand for debugging)");
+  egress->add_option("--room", eg.room, "room id")->required();
+  egress->add_option("--nats-url", eg.natsUrl, "NATS server of the serves (nats://host:port)")
+      ->required();
+  egress->add_option("--source", eg.source, "janus: the room's stage; test: pattern, clock, tone")
+      ->check(CLI::IsMember({"janus", "test"}))->capture_default_str();
+  egress->add_option("--title", eg.title, "slate title (default: the room's title)");
+  egress->add_option("--size", size, "picture WIDTHxHEIGHT")->capture_default_str();
+  egress->add_option("--fps", eg.fps, "frames per second")->check(CLI::Range(5, 60))->capture_default_str();
+  egress->add_option("--video-kbps", eg.videoKbps, "H.264 bitrate")->check(CLI::Range(50, 20000))->capture_default_str();
+  egress->add_option("--audio-kbps", eg.audioKbps, "AAC bitrate")->check(CLI::Range(32, 320))->capture_default_str();
+  egress->add_option("--part-seconds", eg.partSeconds, "LL-HLS part target")->check(CLI::Range(0.1, 1.0))->capture_default_str();
+  egress->add_option("--segment-seconds", eg.segmentSeconds, "segment duration (keyframe interval)")
+      ->check(CLI::Range(0.5, 10.0))->capture_default_str();
+  egress->add_option("--log-level", eg.logLevel, "trace, debug, info, warn, error")->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
+  if (egress->parsed()) {
+    try {
+      if (std::sscanf(size.c_str(), "%dx%d", &eg.width, &eg.height) != 2 || eg.width < 160 ||
+          eg.height < 90 || eg.width % 2 || eg.height % 2) {
+        throw std::runtime_error("--size: WIDTHxHEIGHT with even numbers, at least 160x90");
+      }
+      if (const char* target = std::getenv("AMPHI_EGRESS_JANUS")) eg.janusTarget = target;
+      return amphi::egress::runEgress(eg);
+    } catch (const std::exception& e) {
+      std::cerr << "amphi egress: " << e.what() << "\n";
+      return 2;
+    }
+  }
   try {
     Config config = loadConfig(configFile, given);
     if (serve->parsed()) return amphi::app::runServe(std::move(config));

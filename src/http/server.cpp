@@ -125,23 +125,24 @@ awaitable<bool> Server::Impl::writeResponse(beast::tcp_stream& stream, Response 
   co_return !ec && msg.keep_alive();
 }
 
-// Waits (without a thread) until the deferred handler completes, then resumes on the
-// connection's strand.
-static awaitable<Response> awaitDeferred(std::function<void(Response::Complete)> start) {
-  auto executor = co_await asio::this_coro::executor;
-  co_return co_await asio::async_initiate<decltype(use_awaitable), void(Response)>(
-      [executor, start = std::move(start)](auto handler) mutable {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        auto once = std::make_shared<std::atomic<bool>>(false);
-        start([executor, shared, once](Response res) {
-          if (once->exchange(true)) return;
-          asio::post(executor, [shared, res = std::move(res)]() mutable {
-            (*shared)(std::move(res));
-          });
-        });
-      },
-      use_awaitable);
-}
+// Initiates the wait for a deferred response: hands the handler a completion that posts
+// the response to the connection's executor, once. (A named type rather than a lambda in
+// a coroutine: GCC 12 mishandles lambda captures in coroutine frames.)
+struct DeferredInit {
+  std::shared_ptr<std::function<void(Response::Complete)>> start;
+  asio::any_io_executor executor;
+
+  template <typename Handler>
+  void operator()(Handler&& handler) const {
+    auto shared = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    auto ex = executor;
+    (*start)([ex, shared, once](Response res) {
+      if (once->exchange(true)) return;
+      asio::post(ex, [shared, res = std::move(res)]() mutable { (*shared)(std::move(res)); });
+    });
+  }
+};
 
 std::string Server::Impl::sseHead(const Response& res) {
   std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
@@ -232,8 +233,11 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
         pool, [this, &req]() -> awaitable<Response> { co_return runHandler(req); },
         use_awaitable);
     if (res.deferred) {
-      auto start = std::move(res.deferred);
-      res = co_await awaitDeferred(std::move(start));
+      DeferredInit init{std::make_shared<std::function<void(Response::Complete)>>(
+                            std::move(res.deferred)),
+                        stream.get_executor()};
+      res = co_await asio::async_initiate<decltype(use_awaitable), void(Response)>(
+          std::move(init), use_awaitable);
     }
     if (res.onStream && res.status == 200) {
       stream.expires_never();

@@ -120,10 +120,13 @@ std::shared_ptr<Feed> Origin::Impl::follow(const std::string& room) {
     auto it = feeds.find(room);
     if (it != feeds.end()) return it->second;
   }
-  auto feed = std::make_shared<Feed>(room, hls::WindowOptions{options.retentionSeconds, 3});
   // The newest init may be older than the backfill: read it first, then follow the stream
   // from a little history on (the window keeps the same suffix whatever point it joined).
-  if (auto init = bus.lastHls(hls::initSubject(room))) ingest(*feed, *init);
+  // A room that never broadcast is not followed (no subscription per made-up room id).
+  auto init = bus.lastHls(hls::initSubject(room));
+  if (!init) return nullptr;
+  auto feed = std::make_shared<Feed>(room, hls::WindowOptions{options.retentionSeconds, 3});
+  ingest(*feed, *init);
   std::weak_ptr<Feed> weak = feed;
   auto self = weak_from_this();
   feed->sub = bus.subscribeHls(
@@ -357,7 +360,9 @@ http::Response Origin::handle(http::Request& req) {
   } else {
     return failure(404, "not_found", "no such HLS resource");
   }
-  return impl_->serve(impl_->follow(room), std::move(w));
+  auto feed = impl_->follow(room);
+  if (!feed) return failure(404, "not_live", "this room has not broadcast yet");
+  return impl_->serve(feed, std::move(w));
 }
 
 }  // namespace amphi::origin

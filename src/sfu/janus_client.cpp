@@ -262,6 +262,31 @@ std::vector<JanusParticipant> JanusClient::participants(uint64_t room) {
   return out;
 }
 
+std::vector<uint64_t> JanusClient::rtpForward(uint64_t room, const std::string& secret,
+                                              uint64_t publisherId, const std::string& host,
+                                              int audioPort, int videoPort, int videoRtcpPort) {
+  std::string what = fmt::format("videoroom rtp_forward room {} publisher {}", room, publisherId);
+  json body = {{"request", "rtp_forward"}, {"room", room},          {"secret", secret},
+               {"publisher_id", publisherId}, {"host", host},       {"admin_key", impl_->roomAdminKey}};
+  if (audioPort > 0) body["audio_port"] = audioPort;
+  if (videoPort > 0) body["video_port"] = videoPort;
+  if (videoRtcpPort > 0) body["video_rtcp_port"] = videoRtcpPort;
+  json data = impl_->videoroom(what, body);
+  std::vector<uint64_t> ids;
+  for (const auto& f : data.value("forwarders", json::array())) {
+    if (f.contains("stream_id")) ids.push_back(f["stream_id"].get<uint64_t>());
+  }
+  return ids;
+}
+
+void JanusClient::stopRtpForward(uint64_t room, const std::string& secret, uint64_t publisherId,
+                                 uint64_t streamId) {
+  impl_->videoroom(
+      fmt::format("videoroom stop_rtp_forward room {} stream {}", room, streamId),
+      {{"request", "stop_rtp_forward"}, {"room", room}, {"secret", secret},
+       {"publisher_id", publisherId}, {"stream_id", streamId}, {"admin_key", impl_->roomAdminKey}});
+}
+
 void JanusClient::destroyRoom(uint64_t room, const std::string& secret) {
   impl_->videoroom(
       fmt::format("videoroom destroy room {}", room),

@@ -101,6 +101,14 @@ class JanusClient {
   // Throws JanusError 428 when no such participant is in the room.
   void kick(uint64_t room, const std::string& secret, uint64_t participantId);
   std::vector<JanusParticipant> participants(uint64_t room);
+  // Forwards a publisher's first audio and video stream as plain RTP to host (the legacy
+  // audio_port / video_port form, which needs no mids); video RTCP goes to videoRtcpPort
+  // so the receiver can answer with PLIs. Returns the forwarders' stream ids.
+  std::vector<uint64_t> rtpForward(uint64_t room, const std::string& secret, uint64_t publisherId,
+                                   const std::string& host, int audioPort, int videoPort,
+                                   int videoRtcpPort);
+  void stopRtpForward(uint64_t room, const std::string& secret, uint64_t publisherId,
+                      uint64_t streamId);
   // Throws JanusError 426 when there is no such room.
   void destroyRoom(uint64_t room, const std::string& secret);
 

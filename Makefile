@@ -20,7 +20,8 @@ setup:
 build: setup
 	@cmake -S . -B $(BUILD) $(CMAKE_GEN) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
-	@echo "build: $(BUILD)/amphi is ready"
+	@bash scripts/build-web.sh
+	@echo "build: $(BUILD)/amphi is ready (web app in web/dist)"
 
 run: build
 	./$(BUILD)/amphi serve $(ARGS)

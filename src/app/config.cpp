@@ -50,6 +50,7 @@ const std::vector<FieldInfo>& configFields() {
       {"rtp_port_max", &Config::rtp_port_max, "highest UDP port Janus uses for media"},
       {"stage_grace_seconds", &Config::stage_grace_seconds,
        "demote a promoted user who stopped publishing for this long"},
+      {"web_dir", &Config::web_dir, "the built web app (web/dist); empty: found beside the binary"},
       {"egress", &Config::egress, "run the broadcast (one egress per live room)"},
       {"demo_source", &Config::demo_source,
        "'test': room demo goes live at start with a test pattern, clock and tone"},

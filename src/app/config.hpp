@@ -33,6 +33,7 @@ struct Config {
   int io_threads = 2;
   int nats_replicas = 1;                // 3 on a NATS cluster
   bool demo_room = true;                // create room "demo" on a fresh data dir
+  std::string web_dir;                  // built web app; empty: web/dist beside the build
   // Stage (Janus VideoRoom)
   bool janus = true;                    // start a private Janus (when janus_url is empty)
   std::string janus_bin = "janus";

@@ -20,6 +20,7 @@
 #include "bus/bus.hpp"
 #include "core/error.hpp"
 #include "http/server.hpp"
+#include "http/static_files.hpp"
 #include "origin/origin.hpp"
 #include "sfu/embedded_janus.hpp"
 
@@ -181,6 +182,18 @@ void createDemoRoom(api::Api& api, const fs::path& dataDir) {
             << "  Viewer invite:    " << api.inviteLink("demo", "viewer") << std::endl;
 }
 
+// The built web app: --web-dir, else web/dist beside the build folder, else ./web/dist.
+std::string findWebDir(const Config& c) {
+  if (!c.web_dir.empty()) return c.web_dir;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  for (const fs::path& candidate : {exe.parent_path().parent_path() / "web" / "dist",
+                                    fs::current_path() / "web" / "dist"}) {
+    if (fs::exists(candidate / "index.html", ec)) return candidate.string();
+  }
+  return "web/dist";
+}
+
 // Arguments of one room's egress: the source and the picture settings.
 std::vector<std::string> egressArgs(const Config& c, const std::string& room) {
   const bool test = c.egress_source == "test" || (room == "demo" && c.demo_source == "test");
@@ -254,11 +267,18 @@ int runServe(Config config) {
       if (api::Api* a = apiPtr.load()) a->rewriteStageMessage(message);
     };
   }
+  const std::string webDir = findWebDir(config);
+  http::StaticFiles web(webDir);
+  if (web.empty()) {
+    spdlog::warn("web app not found (looked in '{}'): run 'make build' (npm run build in web/) "
+                 "or pass --web-dir; the API works without it", webDir);
+  }
   origin::OriginOptions originOptions;
   originOptions.retentionSeconds = config.hls_retention_seconds;
   origin::Origin origin(*bus, originOptions);
-  http::Server server(io, serverOptions, [&apiPtr, &origin](http::Request& req) {
+  http::Server server(io, serverOptions, [&apiPtr, &origin, &web](http::Request& req) {
     if (req.path.rfind("/hls/", 0) == 0) return origin.handle(req);
+    if (auto page = web.serve(req)) return std::move(*page);
     api::Api* a = apiPtr.load();
     if (!a) return http::errorResponse(503, "starting", "the server is starting; retry shortly");
     return a->handle(req);

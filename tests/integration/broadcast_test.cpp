@@ -345,6 +345,26 @@ TEST(Broadcast, LeaseMovesToTheOtherServe) {
   expectMediaIsSound(survivor.baseUrl(), room, f);
 }
 
+// Behind a load balancer any serve must answer any room. A serve not yet following the room
+// answers its first part request 404 although the part exists (it starts following only then
+// and its window fills in asynchronously). Disabled until src/origin waits for the backfill
+// on media requests too (a race: it fails in about half of the runs here); run with
+// --gtest_also_run_disabled_tests.
+TEST(Broadcast, DISABLED_ColdServeAnswersAnExistingPart) {
+  NatsFixture nats;
+  ServeProcess a(nats.url(), withMedia({"--egress-source", "test"}));
+  ServeProcess b(nats.url(), withMedia({"--egress-source", "test"}));
+  goLive(a.baseUrl(), "cold");
+  std::optional<hls::MediaPlaylist> p;
+  ASSERT_TRUE(waitFor([&] { return (p = playlistNow(a.baseUrl(), "cold")) && p->preloadHint &&
+                                   p->preloadHint->msn >= 2; },
+                      30s))
+      << a.logTail();
+  const PartRef part = p->parts.back().ref;
+  auto res = hlsGet(b.baseUrl(), "cold", part.uri());  // B's first request for this room
+  EXPECT_EQ(res.status, 200) << part.uri() << ": " << res.body;
+}
+
 std::string errorCode(const HttpResult& res) {
   try {
     return res.json()["error"]["code"].get<std::string>();

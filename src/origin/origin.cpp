@@ -60,6 +60,9 @@ struct Waiter {
   hls::MediaName media;
   http::Response::Complete complete;
   Clock::time_point deadline;
+  // A serve that just started following a room is still reading its recent history: a
+  // name it does not hold yet may exist, so it waits until then rather than answer 404.
+  Clock::time_point patientUntil{};
 };
 
 }  // namespace
@@ -195,6 +198,7 @@ std::optional<http::Response> Origin::Impl::tryAnswer(Feed& feed, const Waiter& 
     case hls::Availability::Pending:
       return std::nullopt;
     case hls::Availability::Absent:
+      if (Clock::now() < w.patientUntil) return std::nullopt;
       break;
   }
   return failure(404, "not_found", "no such init, part or segment in the live window");
@@ -220,12 +224,14 @@ void Origin::Impl::wake(Feed& feed) {
 http::Response Origin::Impl::serve(const std::shared_ptr<Feed>& feed, Waiter w) {
   std::lock_guard lock(feed->mu);
   feed->lastAccess = Clock::now();
-  if (auto res = tryAnswer(*feed, w)) return std::move(*res);
   const bool fresh = Clock::now() - feed->createdAt < options.firstDataWait;
+  if (fresh) w.patientUntil = feed->createdAt + options.firstDataWait;
+  if (auto res = tryAnswer(*feed, w)) return std::move(*res);
   if (feed->window.empty() && !fresh) {
     return failure(404, "not_live", "this room is not broadcasting (no live stream yet)");
   }
   w.deadline = Clock::now() + (feed->window.empty() ? options.firstDataWait : feed->holdLimit());
+  if (fresh) w.deadline = std::max(w.deadline, w.patientUntil);
   http::Response res;
   std::weak_ptr<Feed> weak = feed;
   auto self = shared_from_this();
@@ -263,6 +269,11 @@ void Origin::Impl::sweep() {
         auto& ws = feed->waiters;
         for (auto it = ws.begin(); it != ws.end();) {
           if (it->deadline > now) { ++it; continue; }
+          if (auto final = tryAnswer(*feed, *it)) {  // e.g. the 404 a patient request earned
+            expired.emplace_back(std::move(it->complete), std::move(*final));
+            it = ws.erase(it);
+            continue;
+          }
           auto res = feed->window.empty()
                          ? failure(404, "not_live", "this room is not broadcasting")
                          : failure(503, "timeout", "the requested part did not arrive in time");

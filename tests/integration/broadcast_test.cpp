@@ -346,11 +346,9 @@ TEST(Broadcast, LeaseMovesToTheOtherServe) {
 }
 
 // Behind a load balancer any serve must answer any room. A serve not yet following the room
-// answers its first part request 404 although the part exists (it starts following only then
-// and its window fills in asynchronously). Disabled until src/origin waits for the backfill
-// on media requests too (a race: it fails in about half of the runs here); run with
-// --gtest_also_run_disabled_tests.
-TEST(Broadcast, DISABLED_ColdServeAnswersAnExistingPart) {
+// starts following on this request and its window fills in asynchronously: it must wait for
+// that backfill rather than answer 404 for a part that exists (it raced before the fix).
+TEST(Broadcast, ColdServeAnswersAnExistingPart) {
   NatsFixture nats;
   ServeProcess a(nats.url(), withMedia({"--egress-source", "test"}));
   ServeProcess b(nats.url(), withMedia({"--egress-source", "test"}));

@@ -59,6 +59,7 @@ struct EgressSupervisor::Impl {
   bool stopping = false;                 // guarded by mu
   std::map<std::string, Running> held;   // owned by the worker thread
   std::set<std::string> heldNames;       // guarded by mu (copy for heldRooms)
+  std::set<std::string> warned;          // rooms this serve cannot broadcast (worker only)
   std::thread worker;
 
   Impl(bus::Bus& b, EgressSupervisorOptions o) : bus(b), options(std::move(o)) {}
@@ -114,6 +115,14 @@ void EgressSupervisor::Impl::tickOnce() {
     if (!live.count(room)) stopRoom(room, "the room ended");
   }
   for (const auto& room : live) {
+    if (options.canRun && !options.canRun(room)) {
+      if (warned.insert(room).second) {
+        spdlog::warn("egress: room {}: live, but this serve cannot broadcast it (no Janus for "
+                     "its stage); leaving it to another serve", room);
+      }
+      continue;
+    }
+    warned.erase(room);
     if (!holdLease(room)) {
       if (held.count(room)) stopRoom(room, "another serve holds its lease");
       continue;

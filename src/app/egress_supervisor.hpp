@@ -27,6 +27,9 @@ struct EgressSupervisorOptions {
   // Extra arguments and environment for one room's egress (source, Janus target, ...).
   std::function<std::vector<std::string>(const std::string& room)> argsFor;
   std::function<std::vector<std::string>(const std::string& room)> envFor;
+  // Whether this serve can broadcast the room at all (e.g. a stage room needs a Janus);
+  // rooms it cannot are left to other serves, with one warning.
+  std::function<bool(const std::string& room)> canRun;
 };
 
 class EgressSupervisor {

@@ -221,6 +221,10 @@ std::unique_ptr<EgressSupervisor> startEgress(const Config& c, bus::Bus& bus,
     if (!target.empty()) env.push_back("AMPHI_EGRESS_JANUS=" + target);
     return env;
   };
+  o.canRun = [c, &api](const std::string& room) {
+    const bool test = c.egress_source == "test" || (room == "demo" && c.demo_source == "test");
+    return test || !api.egressJanusTarget(room).empty();
+  };
   auto supervisor = std::make_unique<EgressSupervisor>(bus, std::move(o));
   supervisor->start();
   return supervisor;

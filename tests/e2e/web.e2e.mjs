@@ -60,12 +60,16 @@ function step(name, fn, opts = T) {
   });
 }
 
-function egressLogs() {
+// The egress's log files under serve's data dir (whole, or their last `lines`).
+function egressLogs(lines = 0) {
   const dir = join(serve.dataDir, 'logs');
   if (!existsSync(dir)) return '';
-  return readdirSync(dir).filter((f) => f.includes('egress'))
-    .map((f) => `--- ${f}\n${tail(join(dir, f), 30)}`).join('\n');
+  return readdirSync(dir).filter((f) => f.includes('egress')).map((f) => `--- ${f}\n${
+    lines ? tail(join(dir, f), lines) : readFileSync(join(dir, f), 'utf8')}`).join('\n');
 }
+
+// The egress log says it takes this user's feed into the composite.
+const egressForwards = (userId) => new RegExp(`forwarding publisher ${userId} `).test(egressLogs());
 
 // B's HLS playhead, sampled in its page every 250 ms for the whole run: the same
 // <video> element (never remounted), mode, and 'waiting' events.
@@ -105,7 +109,7 @@ after(async () => {
   if (serve) {
     if (failed || process.env.E2E_KEEP) {
       log(`serve log:\n${tail(serve.logFile, 40)}`);
-      log(`egress logs:\n${egressLogs()}`);
+      log(`egress logs:\n${egressLogs(30)}`);
     }
     const r = await serve.stop();
     log(`serve stopped: ${JSON.stringify(r)}`);
@@ -147,9 +151,9 @@ step('viewers join and hls.js plays the broadcast (currentTime advances)', async
   log(`B: ${reqs.length} HLS requests, e.g. ${reqs.slice(-3).join(' ')}`);
   assert.ok(reqs.some((n) => /_HLS_msn=\d+/.test(n)), 'blocking playlist reloads (_HLS_msn)');
   assert.ok(reqs.some((n) => /\.m4s(\?|$)/.test(n) || /part/i.test(n)), 'media parts fetched');
-  // The broadcast is the stage composite (Janus source), not the test pattern.
-  const egress = egressLogs();
-  assert.match(egress, /from the janus source/, 'egress runs the janus source');
+  // The broadcast is the stage composite (Janus source) with M's camera in it (egress log).
+  await waitUntil(() => egressForwards(ids.M), { timeoutMs: 10000, what: "the egress forwarding M's feed" });
+  assert.match(egressLogs(), /from the janus source/, 'egress runs the janus source');
   await startSampler(pages.B);
   await shot(pages.A, '02-viewer-A-hls');
   await shot(pages.B, '02-viewer-B-hls');
@@ -216,6 +220,9 @@ async function cycle(i, { shots = false } = {}) {
   assert.equal(await A.getByTestId('hls-video').count(), 0, 'the HLS player is gone on stage');
   // M receives A's camera.
   await videoAdvances(M, `stage-video-${ids.A}`, { advance: 0.5, timeoutMs: 10000 });
+  if (i === 1) {
+    await waitUntil(() => egressForwards(ids.A), { timeoutMs: 10000, what: "the egress forwarding A's feed" });
+  }
   if (shots) {
     await shot(A, '04-viewer-A-on-stage');
     await shot(M, '04-moderator-sees-A');

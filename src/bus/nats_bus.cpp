@@ -140,6 +140,9 @@ void NatsBus::maintain() {
     const bool connected = natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED;
     if (!connected) {
       if (ready_) setReady(false);
+      // needsCheck_ stays set for when the connection is back: sleep rather than spin
+      // (and release mu_ so the destructor can stop us).
+      cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stop_; });
       continue;
     }
     if (!needsCheck_ && ready_) continue;

@@ -90,6 +90,9 @@ export class LivePlayer {
       backBufferLength: 10,
       // catch up to the target latency by playing a little faster after a stall
       maxLiveSyncPlaybackRate: 1.5,
+      // hls.js adds this to its target latency after every stall and never takes it back:
+      // the default (1 s) left a viewer that stalled once at start ~2.9 s behind for good.
+      liveSyncOnStallIncrease: 0.25,
     });
     this.hls = hls;
     hls.on(HlsClass.Events.MANIFEST_PARSED, () => this.play());

@@ -61,8 +61,9 @@ Dist distribution(std::vector<double>& values);
 
 struct ViewerFigures {
   std::size_t asked = 0;
-  std::size_t established = 0;  // got their first playlist
-  std::size_t held = 0;         // no drop in the window and received parts of its last 5 s
+  std::size_t established = 0;        // got their first playlist (by the end)
+  std::size_t establishedAtRamp = 0;  // when the ramp ended
+  std::size_t held = 0;               // no drop in the window and received parts of its last 5 s
   std::size_t droppedInWindow = 0;
   double openSeconds = 0;  // until every viewer was established (or gave up)
   std::size_t partsInWindow = 0;

@@ -108,6 +108,7 @@ void analyseViewers(const HlsClient& client, const std::vector<PublishedPart>& p
   }
   for (std::size_t v = 0; v < states.size(); ++v) {
     if (!states[v].established) continue;
+    f.established++;
     const bool dropped = states[v].drops > 0 && states[v].lastDropNs >= mStart;
     f.droppedInWindow += dropped;
     f.held += states[v].open && !dropped && tail[v];
@@ -131,9 +132,9 @@ ViewerFigures runViewers(const Options& o, Stack& s, SyntheticPublisher& pub, st
   HlsClient client(clientOptions(o, s.httpPort, ClientMode::Viewer, n));
   client.start();
   f.openSeconds = waitEstablished(client, n, o.openRate, "viewers");
-  f.established = client.established();
+  f.establishedAtRamp = client.established();
   sleepSeconds(o.settleSeconds);
-  fmt::print("viewers {}: {} established in {:.1f} s; measuring {:.0f} s\n", n, f.established,
+  fmt::print("viewers {}: {} established in {:.1f} s; measuring {:.0f} s\n", n, f.establishedAtRamp,
              f.openSeconds, o.measureSeconds);
   const Gauges before = gauges(s);
   const uint64_t responses0 = client.responses(), deliveries0 = client.deliveryCount();

@@ -96,10 +96,17 @@ void peerRows(Table& t, const PeerFigures& f) {
 
 void viewerNotes(const ViewerFigures& v) {
   fmt::print(
-      "viewers {}: {} established in {:.1f} s; window of {} parts; {} dropped in the window; "
-      "{:.0f} playlists/s + {:.0f} parts/s answered\n",
-      v.asked, v.established, v.openSeconds, v.partsInWindow, v.droppedInWindow,
-      v.playlistsPerSecond, v.partsPerSecond);
+      "viewers {}: {} established when the ramp ended ({:.1f} s), {} by the end; window of {} "
+      "parts; {} dropped in the window; {:.0f} playlists/s + {:.0f} parts/s answered\n",
+      v.asked, v.establishedAtRamp, v.openSeconds, v.established, v.partsInWindow,
+      v.droppedInWindow, v.playlistsPerSecond, v.partsPerSecond);
+  // Each viewer costs 2 responses (playlist + part) per 0.5 s part.
+  if (v.serveUsPerResponse > 0) {
+    fmt::print(
+        "viewers {}: at {:.0f} us of serve CPU per response, one core answers {:.0f} "
+        "viewers (4 responses/s each)\n",
+        v.asked, v.serveUsPerResponse, 1e6 / (4 * v.serveUsPerResponse));
+  }
   fmt::print(
       "viewers {}: CPU % of a core: serve {:.0f}, nats-server {:.0f}, this client {:.0f}; "
       "publishPart() p50/p99/max {} ms; {} parts received before publish() returned; "

@@ -264,6 +264,8 @@ awaitable<void> Server::Impl::acceptLoop() {
       }
       continue;
     }
+    error_code nd;
+    socket.set_option(tcp::no_delay(true), nd);  // a response's header and body go out at once
     auto executor = socket.get_executor();
     asio::co_spawn(executor, session(std::move(socket)), asio::detached);
   }

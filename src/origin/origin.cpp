@@ -208,15 +208,16 @@ void Origin::Impl::wake(Feed& feed) {
   std::vector<std::pair<http::Response::Complete, http::Response>> ready;
   {
     std::lock_guard lock(feed.mu);
-    auto& ws = feed.waiters;
-    for (auto it = ws.begin(); it != ws.end();) {
-      if (auto res = tryAnswer(feed, *it)) {
-        ready.emplace_back(std::move(it->complete), std::move(*res));
-        it = ws.erase(it);
+    // One pass that keeps the waiters still waiting (erasing one by one is quadratic).
+    std::vector<Waiter> waiting;
+    for (auto& w : feed.waiters) {
+      if (auto res = tryAnswer(feed, w)) {
+        ready.emplace_back(std::move(w.complete), std::move(*res));
       } else {
-        ++it;
+        waiting.push_back(std::move(w));
       }
     }
+    feed.waiters.swap(waiting);
   }
   for (auto& [complete, res] : ready) complete(std::move(res));
 }

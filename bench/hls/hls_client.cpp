@@ -96,6 +96,7 @@ class HlsClient::Loop {
   void onEvent(Conn& c, uint32_t events);
   void onConnected(Conn& c);
   void readable(Conn& c);
+  int readHead(Conn& c, const char*& data, std::size_t& n);
   bool consume(Conn& c, const char* data, std::size_t n);
   bool complete(Conn& c, int64_t now);
   void onPlaylist(Conn& c, int64_t now);
@@ -217,32 +218,51 @@ void HlsClient::Loop::readable(Conn& c) {
   }
 }
 
+// Reads a response head from the front of data (most arrive whole in one read and are
+// parsed in place). Returns 1 when the head is complete (data and n then point past it),
+// 0 when more bytes are needed (all of them were kept), -1 on a protocol error.
+int HlsClient::Loop::readHead(Conn& c, const char*& data, std::size_t& n) {
+  std::string_view head;
+  std::size_t used = 0;
+  if (c.headBuf.empty()) {
+    const std::string_view chunk(data, n);
+    const auto end = chunk.find("\r\n\r\n");
+    if (end == std::string_view::npos) {
+      c.headBuf.assign(data, n);
+      return n > kHeadLimit ? -1 : 0;
+    }
+    head = chunk.substr(0, end);
+    used = end + 4;
+  } else {
+    const std::size_t old = c.headBuf.size();
+    c.headBuf.append(data, std::min(n, kHeadLimit));
+    const auto end = c.headBuf.find("\r\n\r\n", old >= 3 ? old - 3 : 0);
+    if (end == std::string::npos) return c.headBuf.size() >= kHeadLimit ? -1 : 0;
+    head = std::string_view(c.headBuf).substr(0, end);
+    used = end + 4 - old;
+  }
+  c.head = parseHead(head);
+  c.headBuf.clear();
+  if (c.head.status == 0 || c.head.chunked) return -1;
+  data += used;
+  n -= used;
+  return 1;
+}
+
 // Feeds received bytes to the response parser; false when the connection was dropped.
 bool HlsClient::Loop::consume(Conn& c, const char* data, std::size_t n) {
   while (n > 0) {
-    if (!c.requestOut) {
-      counters.protocolErrors++;  // bytes nobody asked for
+    const int head = !c.requestOut ? -1 : c.inBody ? 1 : readHead(c, data, n);
+    if (head < 0) {
+      counters.protocolErrors++;  // bytes nobody asked for, or no valid head
       drop(c, nowNs());
       return false;
     }
+    if (head == 0) return true;
     if (!c.inBody) {
-      const std::size_t old = c.headBuf.size();
-      c.headBuf.append(data, n);
-      const auto end = c.headBuf.find("\r\n\r\n", old >= 3 ? old - 3 : 0);
-      if (end == std::string::npos && c.headBuf.size() <= kHeadLimit) return true;
-      if (end != std::string::npos) c.head = parseHead(std::string_view(c.headBuf).substr(0, end));
-      if (end == std::string::npos || c.head.status == 0 || c.head.chunked) {
-        counters.protocolErrors++;
-        drop(c, nowNs());
-        return false;
-      }
-      const std::size_t used = end + 4 - old;
-      c.headBuf.clear();
+      c.inBody = true;
       c.body.clear();
       c.bodyGot = 0;
-      c.inBody = true;
-      data += used;
-      n -= used;
     }
     const std::size_t take = std::min(n, c.head.contentLength - c.bodyGot);
     if (c.req == Req::Playlist || c.req == Req::Blocking) c.body.append(data, take);

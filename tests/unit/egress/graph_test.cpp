@@ -406,7 +406,9 @@ TEST(Graph, PublishersJoinAndLeaveWithoutStallingAndTheLoudOneBecomesSpeaker) {
   EXPECT_TRUE(rec.errors.empty()) << rec.errors.front();
   for (const auto* rs : {&rec.video, &rec.audio}) {
     const auto [gapMs, endedAt] = largestGap(*rs);
-    EXPECT_LE(gapMs, 200) << (rs == &rec.video ? "video" : "audio") << " gap ended "
+    // Arrival gaps are wall-clock: only a gross stall fails (the pts checks below are the
+    // real continuity test); a loaded CI machine easily delays delivery by a few 100 ms.
+    EXPECT_LE(gapMs, 1500) << (rs == &rec.video ? "video" : "audio") << " gap ended "
                           << msBetween(addAt, endedAt) << " ms after the add, "
                           << msBetween(removeAt, endedAt) << " ms after the removal";
   }

@@ -16,7 +16,6 @@
 #include "core/error.hpp"
 
 namespace amphi::bus::impl {
-namespace {
 
 Headers readHeaders(natsMsg* msg) {
   Headers out;
@@ -30,6 +29,8 @@ Headers readHeaders(natsMsg* msg) {
   free(static_cast<void*>(keys));
   return out;
 }
+
+namespace {
 
 void onOrderedMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   auto* link = static_cast<SubLink*>(closure);

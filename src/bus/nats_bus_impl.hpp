@@ -86,6 +86,7 @@ class NatsBus : public Bus {
   static void onReconnected(natsConnection*, void* self);
   void wake(bool lost);
   void maintain();
+  uint64_t publishWithRetry(natsMsg* msg, const std::string& subject);
   void ensureStreams();
   void ensureStream(const char* name, const char* subjects, int64_t maxAgeNs,
                     int64_t maxPerSubject, int64_t duplicatesNs);

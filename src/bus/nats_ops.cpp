@@ -109,18 +109,17 @@ std::vector<std::pair<std::string, std::string>> NatsBus::scan(Bucket bucket,
   return out;
 }
 
-uint64_t NatsBus::publish(const std::string& subject, std::string_view data,
-                          const std::string& msgId) {
+// Publishes msg (with its Nats-Msg-Id set), retrying transient failures with the same id
+// until the deadline. Returns the stream sequence.
+uint64_t NatsBus::publishWithRetry(natsMsg* msg, const std::string& subject) {
   const auto deadline = Clock::now() + kPublishDeadline;
   jsPubOptions po;
   jsPubOptions_Init(&po);
-  po.MsgId = msgId.c_str();
   po.MaxWait = options_.requestTimeout.count();
   for (int attempt = 1;; ++attempt) {
     jsPubAck* ack = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = js_Publish(&ack, js_, subject.c_str(), data.data(),
-                              static_cast<int>(data.size()), &po, &jerr);
+    natsStatus s = js_PublishMsg(&ack, js_, msg, &po, &jerr);
     if (s == NATS_OK) {
       const uint64_t seq = ack->Sequence;
       jsPubAck_Destroy(ack);
@@ -135,34 +134,22 @@ uint64_t NatsBus::publish(const std::string& subject, std::string_view data,
   }
 }
 
+uint64_t NatsBus::publish(const std::string& subject, std::string_view data,
+                          const std::string& msgId) {
+  return publishHls(subject, data, {}, msgId);
+}
+
 uint64_t NatsBus::publishHls(const std::string& subject, std::string_view data,
                              const Headers& headers, const std::string& msgId) {
-  const auto deadline = Clock::now() + kPublishDeadline;
-  for (int attempt = 1;; ++attempt) {
-    natsMsg* raw = nullptr;
-    check(natsMsg_Create(&raw, subject.c_str(), nullptr, data.data(), static_cast<int>(data.size())),
-          "create message for " + subject);
-    MsgPtr msg(raw);
-    for (const auto& [name, value] : headers) {
-      check(natsMsgHeader_Set(raw, name.c_str(), value.c_str()), "set header " + name);
-    }
-    check(natsMsgHeader_Set(raw, "Nats-Msg-Id", msgId.c_str()), "set message id");
-    jsPubOptions po;
-    jsPubOptions_Init(&po);
-    po.MaxWait = options_.requestTimeout.count();
-    jsPubAck* ack = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = js_PublishMsg(&ack, js_, raw, &po, &jerr);
-    if (s == NATS_OK) {
-      const uint64_t seq = ack->Sequence;
-      jsPubAck_Destroy(ack);
-      return seq;
-    }
-    const bool transient = s == NATS_TIMEOUT || s == NATS_NO_RESPONDERS ||
-                           s == NATS_CONNECTION_DISCONNECTED || s == NATS_NOT_YET_CONNECTED;
-    if (!transient || Clock::now() >= deadline) fail(s, "publish " + subject);
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(50 * attempt, 500)));
+  natsMsg* raw = nullptr;
+  check(natsMsg_Create(&raw, subject.c_str(), nullptr, data.data(), static_cast<int>(data.size())),
+        "create message for " + subject);
+  MsgPtr msg(raw);
+  for (const auto& [name, value] : headers) {
+    check(natsMsgHeader_Set(raw, name.c_str(), value.c_str()), "set header " + name);
   }
+  check(natsMsgHeader_Set(raw, "Nats-Msg-Id", msgId.c_str()), "set message id");
+  return publishWithRetry(raw, subject);
 }
 
 std::optional<StreamMessage> NatsBus::lastHls(const std::string& subject) {
@@ -175,15 +162,9 @@ std::optional<StreamMessage> NatsBus::lastHls(const std::string& subject) {
   if (s == NATS_NOT_FOUND) return std::nullopt;
   check(s, "read the last message on " + subject);
   MsgPtr msg(raw);
-  StreamMessage out{natsMsg_GetSequence(raw), natsMsg_GetSubject(raw),
-                    std::string(natsMsg_GetData(raw), natsMsg_GetDataLength(raw)), {}};
-  const char** keys = nullptr;
-  int count = 0;
-  if (natsMsgHeader_Keys(raw, &keys, &count) == NATS_OK) {
-    for (int i = 0; i < count; ++i) out.headers.emplace_back(keys[i], header(raw, keys[i]));
-    free(static_cast<void*>(keys));
-  }
-  return out;
+  return StreamMessage{natsMsg_GetSequence(raw), natsMsg_GetSubject(raw),
+                       std::string(natsMsg_GetData(raw), natsMsg_GetDataLength(raw)),
+                       readHeaders(raw)};
 }
 
 std::size_t NatsBus::maxPayload() const {

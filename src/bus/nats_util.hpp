@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "bus/bus.hpp"
+
 namespace amphi::bus::impl {
 
 struct MsgDeleter {
@@ -23,6 +25,8 @@ struct EntryDeleter {
 };
 using EntryPtr = std::unique_ptr<kvEntry, EntryDeleter>;
 
+// Every header of a message (name, first value).
+Headers readHeaders(natsMsg* msg);
 // The status text plus nats.c's last error detail, e.g. "wrong last sequence: 7".
 std::string describe(natsStatus status);
 // Throws core::Error(Unavailable) naming the step that failed.

@@ -126,6 +126,8 @@ void Api::setLive(const std::string& roomId, bool live, const std::string& by) {
   if (result.changed) spdlog::info("room {}: {} by {}", roomId, live ? "live" : "ended", by);
 }
 
+bool Api::stageEnabled() const { return state_->ctx.stage.enabled(); }
+
 std::string Api::egressJanusTarget(const std::string& roomId) {
   auto& ctx = state_->ctx;
   if (!ctx.stage.enabled()) return "";

@@ -57,6 +57,8 @@ class Api {
   std::string createRoom(const std::string& id, const std::string& title, int maxStage);
   // Starts or ends a room's broadcast on the server's own behalf (the demo source).
   void setLive(const std::string& roomId, bool live, const std::string& by);
+  // Whether this serve has a Janus for the stage (cheap; no request to Janus).
+  bool stageEnabled() const;
   // JSON the room's egress needs to forward the stage from Janus; "" without a stage.
   std::string egressJanusTarget(const std::string& roomId);
   // Invite link of an existing room for a role ("moderator" | "viewer").

@@ -223,7 +223,7 @@ std::unique_ptr<EgressSupervisor> startEgress(const Config& c, bus::Bus& bus,
   };
   o.canRun = [c, &api](const std::string& room) {
     const bool test = c.egress_source == "test" || (room == "demo" && c.demo_source == "test");
-    return test || !api.egressJanusTarget(room).empty();
+    return test || api.stageEnabled();  // the Janus target itself is read once, at spawn
   };
   auto supervisor = std::make_unique<EgressSupervisor>(bus, std::move(o));
   supervisor->start();

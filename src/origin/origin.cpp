@@ -268,20 +268,23 @@ void Origin::Impl::sweep() {
       {
         std::lock_guard fl(feed->mu);
         auto& ws = feed->waiters;
-        for (auto it = ws.begin(); it != ws.end();) {
-          if (it->deadline > now) { ++it; continue; }
-          if (auto final = tryAnswer(*feed, *it)) {  // e.g. the 404 a patient request earned
-            expired.emplace_back(std::move(it->complete), std::move(*final));
-            it = ws.erase(it);
+        std::vector<Waiter> waiting;  // one pass, as in wake(): no quadratic erase
+        for (auto& w : ws) {
+          if (w.deadline > now) {
+            waiting.push_back(std::move(w));
+            continue;
+          }
+          if (auto final = tryAnswer(*feed, w)) {  // e.g. the 404 a patient request earned
+            expired.emplace_back(std::move(w.complete), std::move(*final));
             continue;
           }
           auto res = feed->window.empty()
                          ? failure(404, "not_live", "this room is not broadcasting")
                          : failure(503, "timeout", "the requested part did not arrive in time");
           res.header("Retry-After", "1");
-          expired.emplace_back(std::move(it->complete), std::move(res));
-          it = ws.erase(it);
+          expired.emplace_back(std::move(w.complete), std::move(res));
         }
+        ws.swap(waiting);
         if (ws.empty() && now - feed->lastAccess > options.idleTimeout) idle.push_back(feed->room);
       }
       for (auto& [complete, res] : expired) complete(std::move(res));

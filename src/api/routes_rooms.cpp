@@ -1,4 +1,5 @@
-// Rooms: create (admin), rotate invites (admin), public info, join, current session.
+// Rooms: create (admin), rotate invites (admin), read invites (moderator), public info, join,
+// current session.
 #include <spdlog/spdlog.h>
 
 #include "api/context.hpp"
@@ -65,6 +66,14 @@ http::Response rotateInvites(Context& ctx, http::Request& req) {
   return jsonResponse(200, roomCreatedJson(ctx, room));
 }
 
+// The room's current invite links, for a moderator to share (rotating stays admin-only).
+http::Response readInvites(Context& ctx, http::Request& req) {
+  const std::string& roomId = roomParam(req);
+  require(ctx, req, roomId, core::Action::ReadInvites);
+  auto room = ctx.store.load(roomId);
+  return jsonResponse(200, roomCreatedJson(ctx, room));
+}
+
 http::Response roomInfo(Context& ctx, http::Request& req) {
   const std::string& roomId = roomParam(req);
   auto room = ctx.store.load(roomId);
@@ -125,6 +134,8 @@ void addRoomRoutes(http::Router& router, Context& ctx) {
   router.add("POST", "/api/rooms", [&ctx](http::Request& r) { return createRoom(ctx, r); });
   router.add("POST", "/api/rooms/:roomId/invites",
              [&ctx](http::Request& r) { return rotateInvites(ctx, r); });
+  router.add("GET", "/api/rooms/:roomId/invites",
+             [&ctx](http::Request& r) { return readInvites(ctx, r); });
   router.add("GET", "/api/rooms/:roomId", [&ctx](http::Request& r) { return roomInfo(ctx, r); });
   router.add("POST", "/api/rooms/:roomId/join", [&ctx](http::Request& r) { return join(ctx, r); });
   router.add("GET", "/api/rooms/:roomId/session",

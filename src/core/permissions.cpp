@@ -18,6 +18,7 @@ constexpr std::array kRules{
     Rule{Action::LowerOwnHand, true, true},    Rule{Action::LowerAnyHand, true, false},
     Rule{Action::Promote, true, false},        Rule{Action::DemoteAny, true, false},
     Rule{Action::DemoteSelf, true, true},      Rule{Action::SetLive, true, false},
+    Rule{Action::ReadInvites, true, false},
 };
 
 }  // namespace

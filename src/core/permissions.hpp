@@ -16,6 +16,7 @@ enum class Action {
   DemoteAny,
   DemoteSelf,      // only while on stage; checked by the caller
   SetLive,
+  ReadInvites,     // GET /invites (the links to share)
 };
 
 bool allowed(Role role, Action action);

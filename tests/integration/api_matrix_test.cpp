@@ -332,6 +332,10 @@ std::vector<Row> table() {
         .expect({{W::Viewer, 200}, {W::Moderator, 200}, {W::Stage, 200}});
   }
   t.on("GET", "/api/rooms/Not_A_Room/state").expect({{W::Anon, 404}});
+  // GET /invites: the moderator of this room reads the links (rotation stays admin-only).
+  t.on("GET", A + "/invites").expect(tokensRefused).expect(otherRoomRefused)
+      .expect({{W::Viewer, 403}, {W::Stage, 403}, {W::Hand, 403}, {W::Moderator, 200}});
+  t.on("GET", "/api/rooms/nosuch-room/invites").expect({{W::Moderator, 403}});
   // POST /live and /end: the moderator of this room.
   for (const char* tail : {"/live", "/end"}) {
     t.on("POST", A + tail).expect(tokensRefused).expect(otherRoomRefused)
@@ -403,6 +407,22 @@ TEST_F(Matrix, ViewersSeeTheirOwnHandButNotTheQueue) {
   EXPECT_EQ(other["you"]["role"], "viewer");
   auto stage = get(base(), "/api/rooms/" + w.a.id + "/state", w.stage).json();
   EXPECT_EQ(stage["you"]["onStage"], true);
+}
+
+// The console's "invite links to copy": what a moderator reads is what the admin created,
+// and the viewer link it hands out lets a new person in as a viewer.
+TEST_F(Matrix, ModeratorReadsWorkingInviteLinks) {
+  const Room room = createRoom(base(), "links");
+  const User mod = join(base(), room.id, room.moderatorInvite, "Teacher");
+  auto res = get(base(), "/api/rooms/" + room.id + "/invites", mod);
+  ASSERT_EQ(res.status, 200) << res.body;
+  const json invites = res.json()["invites"];
+  EXPECT_EQ(invites["moderator"]["code"], room.moderatorInvite);
+  EXPECT_EQ(invites["viewer"]["code"], room.viewerInvite);
+  const std::string link = invites["viewer"]["link"];
+  EXPECT_EQ(link.rfind("http", 0), 0u) << link;
+  const std::string code = link.substr(link.find("#invite=") + 8);
+  EXPECT_EQ(join(base(), room.id, code, "Newcomer").role, "viewer");
 }
 
 // ---- Cookie sessions and CSRF ----

@@ -174,6 +174,35 @@ describe('viewer page', () => {
     await flush();
     expect($('raise-hand')).not.toBeNull();
   });
+
+  it('with the hand up, a stage change re-reads the place in line (no fast polling)', async () => {
+    sessionStorage.setItem('amphi.entered.demo', '1');
+    let position: number | null = null;
+    const api = fakeApi({
+      session: vi.fn(async () => ({ userId: 'u1', role: 'viewer', displayName: 'Ann', roomId: 'demo', expiresAt: 0 })),
+      state: vi.fn(async () =>
+        snapshot(
+          { live: true, lastEventId: position === 2 ? 200 : 100 },
+          { userId: 'u1', displayName: 'Ann', role: 'viewer', handPosition: position },
+        ),
+      ),
+      raiseHand: vi.fn(async () => {
+        position = 3;
+        return { raised: true, position: 3, changed: true };
+      }),
+    });
+    act(() => root.render(<RoomEntry api={api} roomId="demo" invite={null} />));
+    await flush();
+    await act(async () => $('raise-hand')!.click());
+    await flush();
+    expect($('queue-position')!.textContent).toMatch(/3rd in line/);
+    const reads = vi.mocked(api.state).mock.calls.length;
+    position = 2; // the person ahead was promoted
+    act(() => NoopEventSource.last!.frame('STAGE_CHANGED', 200, { userId: 'x', stage: [{ userId: 'x', displayName: 'X', since: 1 }] }));
+    await flush();
+    expect(vi.mocked(api.state).mock.calls.length).toBe(reads + 1);
+    expect($('queue-position')!.textContent).toMatch(/2nd in line/);
+  });
 });
 
 describe('moderator console', () => {
@@ -186,12 +215,32 @@ describe('moderator console', () => {
       promote: vi.fn(async () => ({})),
       lowerHand: vi.fn(async () => ({})),
       demote: vi.fn(async () => ({})),
+      invites: vi.fn(async () => ({
+        id: 'demo',
+        title: 'Demo class',
+        maxStage: 2,
+        invites: {
+          moderator: { code: 'mc0de', link: 'http://class.example/r/demo#invite=mc0de' },
+          viewer: { code: 'vc0de', link: 'http://class.example/r/demo#invite=vc0de' },
+        },
+      })),
       // the moderator's own stage join fails here (no camera in jsdom): shown, not fatal
       stageCredentials: vi.fn(async () => {
         throw new ApiError(503, 'unavailable', 'the stage is not available');
       }),
     });
   }
+
+  it('shows the invite links read from the server, ready to copy', async () => {
+    const api = moderatorApi(snapshot({}, { userId: 'm1', displayName: 'Prof', role: 'moderator' }));
+    act(() => root.render(<RoomEntry api={api} roomId="demo" invite={null} />));
+    await flush();
+    expect(api.invites).toHaveBeenCalledWith('demo');
+    expect(($('invite-viewer') as HTMLInputElement).value).toBe('http://class.example/r/demo#invite=vc0de');
+    expect(($('invite-moderator') as HTMLInputElement).value).toBe('http://class.example/r/demo#invite=mc0de');
+    const copy = container.querySelector('button[aria-label="Copy the viewer link"]');
+    expect(copy).not.toBeNull();
+  });
 
   it('shows the queue from /state, applies new events, ignores stale ones', async () => {
     const snap = snapshot(

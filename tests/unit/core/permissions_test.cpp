@@ -7,7 +7,7 @@ namespace {
 
 TEST(Permissions, ModeratorOnlyActions) {
   for (auto a : {Action::ReadRoomEvents, Action::LowerAnyHand, Action::Promote, Action::DemoteAny,
-                 Action::SetLive}) {
+                 Action::SetLive, Action::ReadInvites}) {
     EXPECT_TRUE(allowed(Role::Moderator, a));
     EXPECT_FALSE(allowed(Role::Viewer, a));
   }

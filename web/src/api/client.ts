@@ -112,6 +112,11 @@ export class Api {
     return this.call('POST', `${Api.room(roomId)}/stage/credentials${q}`);
   }
 
+  /** Moderator of the room: the current invite links to share. */
+  invites(roomId: string): Promise<RoomInvites> {
+    return this.call('GET', `${Api.room(roomId)}/invites`);
+  }
+
   /** Admin only: new invite codes (the old ones stop working). */
   rotateInvites(roomId: string, adminKey: string): Promise<RoomInvites> {
     return this.call('POST', `${Api.room(roomId)}/invites`, {}, adminKey);

@@ -14,6 +14,9 @@ import { viaPageOrigin } from './urls';
 import { useRoom } from './useRoom';
 import { useStage } from './useStage';
 
+/** How often a viewer with the hand up re-reads its place in line, besides stage changes. */
+export const HAND_REFRESH_MS = 20_000;
+
 interface Props {
   api: Api;
   roomId: string;
@@ -25,6 +28,8 @@ export function ViewerRoom({ api, roomId, me }: Props) {
   const { controller, view } = useStage(api, roomId, me.userId, 'viewer');
   const ctrl = useRef(controller);
   ctrl.current = controller;
+  const handUpRef = useRef(false);
+  const refetchRef = useRef<() => void>(() => {});
 
   const onEvent = useCallback(
     (e: RoomEvent) => {
@@ -32,7 +37,11 @@ export function ViewerRoom({ api, roomId, me }: Props) {
       if (!c) return;
       if (e.type === 'PROMOTE' && e.userId === me.userId) c.dispatch({ type: 'join' });
       else if (e.type === 'DEMOTE' && e.userId === me.userId) c.dispatch({ type: 'demoted', reason: e.reason });
-      else if (e.type === 'STAGE_CHANGED') c.refreshFeeds();
+      else if (e.type === 'STAGE_CHANGED') {
+        c.refreshFeeds();
+        // someone ahead in line may have gone on stage: the place in line is stale
+        if (handUpRef.current) refetchRef.current();
+      }
     },
     [me.userId],
   );
@@ -43,6 +52,7 @@ export function ViewerRoom({ api, roomId, me }: Props) {
     if (c && s.you.onStage && c.mode === 'passive' && c.getView().state.attempt === 0) c.dispatch({ type: 'join' });
   }, []);
   const { model, conn, dispatch, refetch, loadError } = useRoom(api, roomId, 'viewer', { onEvent, onSnapshot });
+  refetchRef.current = refetch;
 
   // the controller may be created after the first snapshot: catch up once
   const caughtUp = useRef(false);
@@ -75,6 +85,7 @@ export function ViewerRoom({ api, roomId, me }: Props) {
   }, [api, roomId, dispatch]);
 
   const handUp = model.me?.handPosition != null;
+  handUpRef.current = handUp;
   const mode = view.state.mode;
 
   // With the hand up: warm up (camera permission, subscribe-only stage connection).
@@ -82,10 +93,11 @@ export function ViewerRoom({ api, roomId, me }: Props) {
     controller?.setWarm(handUp && mode === 'passive');
   }, [controller, handUp, mode]);
 
-  // Others' hands are invisible to a viewer: refresh the place in line now and then.
+  // Others' hands are invisible to a viewer: besides the refresh on every stage change
+  // (above), a slow backstop catches hands lowered ahead in line.
   useEffect(() => {
     if (!handUp) return;
-    const t = setInterval(refetch, 5000);
+    const t = setInterval(refetch, HAND_REFRESH_MS);
     return () => clearInterval(t);
   }, [handUp, refetch]);
 

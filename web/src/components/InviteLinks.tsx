@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { ApiError, type Api } from '../api/client';
 import type { Role } from '../api/types';
 import { inviteLinkFor } from '../app/route';
@@ -38,7 +38,7 @@ function LinkRow({ role, link }: { role: Role; link: string | null }) {
         </div>
       ) : (
         <p className="hint" id={id}>
-          Not known to this browser. Use the link printed when the room was created, or get new links below.
+          Could not be read from the server. Use the link printed when the room was created, or get new links below.
         </p>
       )}
       {copied === 'no' && <p className="hint">Copying was refused: select the link and copy it by hand.</p>}
@@ -47,9 +47,9 @@ function LinkRow({ role, link }: { role: Role; link: string | null }) {
 }
 
 /**
- * Invite links. The API gives links only to the admin (room creation, rotation), so
- * this shows the codes this browser has seen, and with the admin key can issue new
- * ones (the old links stop working).
+ * Invite links: read from the server (the moderator may read them), falling back to the
+ * codes this browser has seen; with the admin key it can issue new ones (the old links
+ * stop working).
  */
 export function InviteLinks({ api, roomId }: Props) {
   const origin = typeof location === 'undefined' ? '' : location.origin;
@@ -61,6 +61,22 @@ export function InviteLinks({ api, roomId }: Props) {
   const [key, setKey] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    let current = true;
+    api.invites(roomId).then(
+      (r) => {
+        if (!current) return;
+        rememberInvite(roomId, 'moderator', r.invites.moderator.code);
+        rememberInvite(roomId, 'viewer', r.invites.viewer.code);
+        setLinks({ moderator: r.invites.moderator.link, viewer: r.invites.viewer.link });
+      },
+      () => {}, // keeps the links this browser knows; the panel says when none are known
+    );
+    return () => {
+      current = false;
+    };
+  }, [api, roomId]);
 
   const rotate = async (e: FormEvent) => {
     e.preventDefault();

@@ -78,6 +78,9 @@ int main(int argc, char** argv) {
   egress->add_option("--part-seconds", eg.partSeconds, "LL-HLS part target")->check(CLI::Range(0.1, 1.0))->capture_default_str();
   egress->add_option("--segment-seconds", eg.segmentSeconds, "segment duration (keyframe interval)")
       ->check(CLI::Range(0.5, 10.0))->capture_default_str();
+  egress->add_option("--init-every", eg.initEverySeconds,
+                     "seconds between repeats of the init segment (the HLS stream keeps 180 s)")
+      ->check(CLI::Range(0.5, 120.0))->capture_default_str();
   egress->add_option("--log-level", eg.logLevel, "trace, debug, info, warn, error")->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);

@@ -200,6 +200,25 @@ LiveWindow::Verdict LiveWindow::classifyNewEpoch(const PartMeta& m, uint64_t las
                               : Verdict{AddResult::Restarted, Step::Restart};
 }
 
+// The first segment of any run after the first: a discontinuity, even for a window whose
+// history starts right there.
+bool LiveWindow::startsLaterRun(const PartMeta& m) const {
+  auto it = inits_.find(m.epoch);
+  if (it == inits_.end()) return false;
+  const InitMeta& init = it->second.meta;
+  return init.run > 0 && init.firstMsn == m.msn && m.part == 0;
+}
+
+uint64_t LiveWindow::discontinuitySequence() const {
+  if (segments_.empty()) return discontinuitySequence_;
+  const Segment& first = segments_.front();
+  const InitMeta* meta = init(first.epoch);
+  if (meta == nullptr || !meta->firstMsn) return discontinuitySequence_;
+  // Tags before `first`: one per earlier run start, not counting `first`'s own listed tag.
+  const bool ownTag = first.discontinuity && first.msn == *meta->firstMsn && meta->run > 0;
+  return std::max(discontinuitySequence_, meta->run - (ownTag ? 1 : 0));
+}
+
 bool LiveWindow::holds(const PartMeta& m) const {
   const Segment* segment = find(m.epoch, m.msn);
   return segment != nullptr && m.part < segment->parts.size();
@@ -222,7 +241,8 @@ void LiveWindow::apply(Step step, const PartMeta& meta, int64_t durationUs, Byte
         playlistUs -= d;
       }
     }
-    Segment segment{meta.epoch, meta.msn, {}, durationUs, false, step != Step::Open, nullptr};
+    const bool discontinuity = step != Step::Open || startsLaterRun(meta);
+    Segment segment{meta.epoch, meta.msn, {}, durationUs, false, discontinuity, nullptr};
     segment.parts.push_back(std::move(part));
     segments_.push_back(std::move(segment));
   }

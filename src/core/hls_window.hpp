@@ -48,6 +48,11 @@ struct InitMeta {
   uint32_t bandwidth = 0;      // bits/s, for the multivariant playlist
   double partTarget = 0.5;     // seconds, (0, 10]
   double segmentTarget = 2.0;  // seconds, [partTarget, 60]
+  // Where this run sits in the room's stream, so every origin derives the same
+  // EXT-X-DISCONTINUITY(-SEQUENCE) whatever part of the history it saw: the runs before this
+  // one (each later run starts with a discontinuity) and the msn of this run's first segment.
+  uint64_t run = 0;
+  std::optional<uint64_t> firstMsn;  // unknown (older egress): discontinuities seen locally only
 };
 
 struct PartMeta {
@@ -147,7 +152,9 @@ class LiveWindow {
   // The last part held (the open segment's last part); nullopt when empty.
   std::optional<Position> liveEdge() const;
   uint64_t mediaSequence() const;  // msn of the first listed segment; 0 when empty
-  uint64_t discontinuitySequence() const { return discontinuitySequence_; }
+  // Discontinuities before the first listed segment: from the runs' positions (the same on
+  // every origin), or more when this window also saw a run restart its numbering.
+  uint64_t discontinuitySequence() const;
   // Listed segments, oldest first, consecutive msns; the last one is open unless ended().
   const std::deque<Segment>& segments() const { return segments_; }
   int partsSegments() const { return options_.partsSegments; }
@@ -188,6 +195,7 @@ class LiveWindow {
   Verdict classify(const PartMeta& meta) const;
   Verdict classifyNewEpoch(const PartMeta& meta, uint64_t lastMsn) const;
   bool holds(const PartMeta& meta) const;
+  bool startsLaterRun(const PartMeta& meta) const;
   const Segment* find(uint64_t epoch, uint64_t msn) const;
   // Visits the init of each epoch that has listed segments.
   template <class F>

@@ -36,13 +36,16 @@ std::string partSubject(std::string_view room) { return "hls." + std::string(roo
 std::string roomFilter(std::string_view room) { return "hls." + std::string(room) + ".*"; }
 
 WireHeaders encodeInit(const InitMeta& m) {
-  return {{"Amphi-Epoch", std::to_string(m.epoch)},
+  WireHeaders h{{"Amphi-Epoch", std::to_string(m.epoch)},
           {"Amphi-Codecs", m.codecs},
           {"Amphi-Width", std::to_string(m.width)},
           {"Amphi-Height", std::to_string(m.height)},
           {"Amphi-Bandwidth", std::to_string(m.bandwidth)},
           {"Amphi-Part-Target", seconds(m.partTarget)},
-          {"Amphi-Segment-Target", seconds(m.segmentTarget)}};
+          {"Amphi-Segment-Target", seconds(m.segmentTarget)},
+          {"Amphi-Run", std::to_string(m.run)}};
+  if (m.firstMsn) h.emplace_back("Amphi-First-Msn", std::to_string(*m.firstMsn));
+  return h;
 }
 
 std::optional<InitMeta> decodeInit(const WireHeaders& h) {
@@ -63,6 +66,16 @@ std::optional<InitMeta> decodeInit(const WireHeaders& h) {
   m.bandwidth = *bandwidth;
   m.partTarget = *part;
   m.segmentTarget = *segment;
+  // Both optional (an older egress sends neither); present but malformed is refused.
+  if (find(h, "Amphi-Run") != nullptr) {
+    auto run = number<uint64_t>(h, "Amphi-Run");
+    if (!run) return std::nullopt;
+    m.run = *run;
+  }
+  if (find(h, "Amphi-First-Msn") != nullptr) {
+    m.firstMsn = number<uint64_t>(h, "Amphi-First-Msn");
+    if (!m.firstMsn) return std::nullopt;
+  }
   return m;
 }
 
@@ -109,8 +122,10 @@ std::string partMessageId(std::string_view room, const PartMeta& m, uint32_t ind
          std::to_string(m.part) + ":" + std::to_string(index);
 }
 
-std::string initMessageId(std::string_view room, uint64_t epoch) {
-  return std::string(room) + ":" + std::to_string(epoch) + ":init";
+std::string initMessageId(std::string_view room, uint64_t epoch, uint64_t repeat) {
+  std::string id = std::string(room) + ":" + std::to_string(epoch) + ":init";
+  if (repeat > 0) id += "." + std::to_string(repeat);
+  return id;
 }
 
 std::vector<std::string_view> splitChunks(std::string_view bytes, std::size_t limit) {

@@ -32,7 +32,8 @@ WireHeaders encodePart(const PartMeta& meta, uint32_t index, uint32_t count);
 std::optional<PartChunk> decodePart(const WireHeaders& headers);
 // A Nats-Msg-Id a retry repeats: "<room>:<epoch>:<msn>.<part>:<chunk>".
 std::string partMessageId(std::string_view room, const PartMeta& meta, uint32_t index);
-std::string initMessageId(std::string_view room, uint64_t epoch);
+// The run's init, published again now and then: "<room>:<epoch>:init[.<repeat>]".
+std::string initMessageId(std::string_view room, uint64_t epoch, uint64_t repeat = 0);
 
 // Splits bytes into chunks of at most `limit` bytes (at least one chunk).
 std::vector<std::string_view> splitChunks(std::string_view bytes, std::size_t limit);

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -114,10 +115,13 @@ class Sink : public GraphListener {
     meta.bandwidth = static_cast<uint32_t>((options_.videoKbps + options_.audioKbps) * 1100);
     meta.partTarget = options_.partSeconds;
     meta.segmentTarget = options_.segmentSeconds;
+    meta.run = start_.run;
+    meta.firstMsn = start_.firstMsn;
     queue_.push_back(InitItem{meta, packager_->initSegment()});
     cv_.notify_all();
-    spdlog::info("egress: room {}: packaging {} {}x{} (epoch {}, first segment {})",
-                 options_.room, meta.codecs, meta.width, meta.height, meta.epoch, start_.firstMsn);
+    spdlog::info("egress: room {}: packaging {} {}x{} (epoch {}, run {}, first segment {})",
+                 options_.room, meta.codecs, meta.width, meta.height, meta.epoch, start_.run,
+                 start_.firstMsn);
   }
 
   void push(EncodedSample s, bool video) {
@@ -242,7 +246,9 @@ int runEgress(const EgressOptions& o) {
   go.testSource = o.source == "test";
 
   Sink sink(o, start);
-  HlsPublisher publisher(*bus, o.room);
+  HlsPublisher publisher(
+      *bus, o.room,
+      std::chrono::milliseconds(static_cast<int64_t>(std::llround(o.initEverySeconds * 1000))));
   auto graph = Graph::create(go, sink);
   sink.setGraph(graph.get());
   std::unique_ptr<JanusSource> janus;

@@ -17,6 +17,7 @@ struct EgressOptions {
   int videoKbps = 2500, audioKbps = 128;
   double partSeconds = 0.5;
   double segmentSeconds = 2.0;
+  double initEverySeconds = 30;   // the init again, for origins that start following later
   std::string janusTarget;        // JSON from serve (env AMPHI_EGRESS_JANUS), janus source
   std::string logLevel = "info";
 };

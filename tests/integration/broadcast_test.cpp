@@ -12,8 +12,11 @@
 #include <fstream>
 #include <future>
 #include <regex>
+#include <set>
 #include <thread>
 
+#include "app/process.hpp"
+#include "bus/bus.hpp"
 #include "classroom.hpp"
 #include "fixtures.hpp"
 #include "hls_client.hpp"
@@ -361,6 +364,41 @@ TEST(Broadcast, ColdServeAnswersAnExistingPart) {
   const PartRef part = p->parts.back().ref;
   auto res = hlsGet(b.baseUrl(), "cold", part.uri());  // B's first request for this room
   EXPECT_EQ(res.status, 200) << part.uri() << ": " << res.body;
+}
+
+// The HLS stream keeps a few minutes: egress repeats the run's init so that an origin that
+// starts following a long-running broadcast still finds it (and each repeat is its own
+// message, not a duplicate the stream would drop).
+TEST(Broadcast, EgressRepeatsTheInitForLateOrigins) {
+  NatsFixture nats;
+  ServeProcess serve(nats.url(), withMedia({"--egress", "false"}));
+  goLive(serve.baseUrl(), "repeat");
+  const std::string dir = uniqueTempDir("amphi-egress");
+  app::SpawnOptions spawn;
+  spawn.logFile = dir + "/egress.log";
+  auto egress = app::ChildProcess::spawn(
+      {ServeProcess::binary(), "egress", "--room", "repeat", "--nats-url", nats.url(), "--source",
+       "test", "--size", "320x180", "--fps", "10", "--video-kbps", "200", "--audio-kbps", "64",
+       "--init-every", "1"},
+      spawn);
+  auto bus = bus::Bus::connect(bus::BusOptions{nats.url(), "broadcast-test"}, nullptr);
+  ASSERT_TRUE(bus->waitReady(10s));
+  std::string lastId;
+  const bool repeated = waitFor(
+      [&] {
+        auto init = bus->lastHls("hls.repeat.init");
+        const std::string* id = init ? init->header("Nats-Msg-Id") : nullptr;
+        if (id) lastId = *id;
+        return id && std::regex_search(*id, std::regex(":init\\.[2-9]$"));
+      },
+      30s);
+  EXPECT_TRUE(repeated) << "last init message id: '" << lastId << "'\n" << readFile(spawn.logFile);
+  // The repeats are the same run: the origin lists one init, and the stream plays on.
+  auto p = waitForStream(serve.baseUrl(), "repeat");
+  ASSERT_TRUE(p.has_value()) << serve.logTail();
+  EXPECT_EQ(std::set<uint64_t>(p->mapEpochs.begin(), p->mapEpochs.end()).size(), 1u) << p->text;
+  egress.terminate();
+  std::filesystem::remove_all(dir);
 }
 
 std::string errorCode(const HttpResult& res) {

@@ -9,42 +9,13 @@
 #include <sstream>
 
 #include "core/hls_window.hpp"
+#include "window_feed.hpp"
 
 namespace amphi::core::hls {
 namespace {
 
 constexpr uint64_t kEpochA = 1700000000000;  // 2023-11-14T22:13:20Z
 constexpr uint64_t kEpochB = 1700000100000;
-
-Bytes blob(std::string text) {
-  return std::make_shared<const std::string>(std::move(text));
-}
-
-InitMeta initMeta(uint64_t epoch) {
-  InitMeta meta;
-  meta.epoch = epoch;
-  meta.codecs = "avc1.64001f,mp4a.40.2";
-  meta.width = 1280;
-  meta.height = 720;
-  meta.bandwidth = 2500000;
-  return meta;
-}
-
-// Feeds parts of one epoch; each part's bytes are its own name, its capture time follows on.
-struct Feeder {
-  LiveWindow& window;
-  uint64_t epoch;
-  int64_t captureMs;
-
-  AddResult part(uint64_t msn, uint32_t index, double duration = 0.5) {
-    PartMeta meta{epoch, msn, index, duration, index == 0, captureMs};
-    captureMs += std::llround(duration * 1000);
-    return window.addPart(meta, blob(partUri(epoch, msn, index)));
-  }
-  void segment(uint64_t msn, uint32_t parts = 4, double duration = 0.5) {
-    for (uint32_t i = 0; i < parts; ++i) ASSERT_TRUE(accepted(part(msn, i, duration)));
-  }
-};
 
 std::string readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -66,18 +37,6 @@ void expectGolden(const std::string& name, const std::string& actual) {
   const std::string expected = readFile(path);
   ASSERT_FALSE(expected.empty()) << "missing golden " << path;
   EXPECT_EQ(actual, expected) << "differs from " << path << " (AMPHI_UPDATE_GOLDEN=1 rewrites it)";
-}
-
-std::size_t count(const std::string& text, std::string_view needle) {
-  std::size_t n = 0;
-  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-std::string render(const LiveWindow& window) {
-  auto text = renderMediaPlaylist(window);
-  EXPECT_TRUE(text.has_value());
-  return text.value_or("");
 }
 
 // Segments 100..104 complete (4 x 0.5 s), 105 open with two parts.

@@ -25,6 +25,7 @@ import {
   newAppPage, joinByInvite, amphi, waitMode, videoState, videoAdvances, waitFirstFrame,
   lastClick, shot, percentile,
 } from './lib/app-page.mjs';
+import { newestFrame, changedPixels, FRAME_W, FRAME_H } from './lib/hls-frames.mjs';
 
 const AMPHI_BIN = process.env.AMPHI_BIN;
 // The real stage composite, at a picture size this 2-core machine encodes comfortably.
@@ -154,6 +155,16 @@ step('viewers join and hls.js plays the broadcast (currentTime advances)', async
   // The broadcast is the stage composite (Janus source) with M's camera in it (egress log).
   await waitUntil(() => egressForwards(ids.M), { timeoutMs: 10000, what: "the egress forwarding M's feed" });
   assert.match(egressLogs(), /from the janus source/, 'egress runs the janus source');
+  // ... and the picture moves: M's fake camera (a turning arc, a frame counter) is in the
+  // composite, where the slate alone would give the same picture segment after segment.
+  const first = await newestFrame(serve.base, ROOM);
+  const later = await waitUntil(async () => {
+    const f = await newestFrame(serve.base, ROOM);
+    return f.uri !== first.uri ? f : null;
+  }, { timeoutMs: 15000, intervalMs: 500, what: 'a newer segment in the playlist' });
+  const changed = changedPixels(first.pixels, later.pixels);
+  log(`HLS frames ${first.uri} → ${later.uri}: ${changed} of ${FRAME_W * FRAME_H} pixels changed`);
+  assert.ok(changed >= 20, `the broadcast shows live video (${changed} pixels changed between segments)`);
   await startSampler(pages.B);
   await shot(pages.A, '02-viewer-A-hls');
   await shot(pages.B, '02-viewer-B-hls');

@@ -280,6 +280,8 @@ int runServe(Config config) {
   origin::OriginOptions originOptions;
   originOptions.retentionSeconds = config.hls_retention_seconds;
   origin::Origin origin(*bus, originOptions);
+  serverOptions.inlinePrefix = "/hls/";
+  serverOptions.inlineHandler = [&origin](http::Request& req) { return origin.handleInline(req); };
   http::Server server(io, serverOptions, [&apiPtr, &origin, &web](http::Request& req) {
     if (req.path.rfind("/hls/", 0) == 0) return origin.handle(req);
     if (auto page = web.serve(req)) return std::move(*page);

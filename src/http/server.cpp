@@ -12,6 +12,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include <array>
 #include <mutex>
 #include <random>
 #include <set>
@@ -45,6 +46,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   awaitable<bool> writeResponse(beast::tcp_stream& stream, Response res, bool keepAlive,
                                 bool headOnly, unsigned version);
   Response runHandler(Request& req);
+  std::optional<Response> answerInline(Request& req);
   void startSse(beast::tcp_stream& stream, Response& res);
   std::string sseHead(const Response& res);
 
@@ -79,6 +81,23 @@ Request toRequest(bhttp::request<bhttp::string_body>&& msg, std::string remote) 
   return req;
 }
 
+// The status line and header block of a response, as Beast's serializer writes them.
+std::string headerText(bhttp::response<bhttp::string_body>& msg) {
+  std::string out;
+  bhttp::response_serializer<bhttp::string_body> sr{msg};
+  sr.split(true);
+  error_code ec;
+  while (!ec && !sr.is_header_done()) {
+    sr.next(ec, [&](error_code&, const auto& buffers) {
+      for (auto b : beast::buffers_range_ref(buffers)) {
+        out.append(static_cast<const char*>(b.data()), b.size());
+      }
+      sr.consume(beast::buffer_bytes(buffers));
+    });
+  }
+  return out;
+}
+
 bool isParseError(const error_code& ec) {
   return &ec.category() == &bhttp::make_error_code(bhttp::error::bad_target).category();
 }
@@ -88,6 +107,19 @@ bool isParseError(const error_code& ec) {
 Response Server::Impl::runHandler(Request& req) {
   try {
     return handler(req);
+  } catch (const std::exception& e) {
+    spdlog::error("http: unhandled error in {} {}: {}", req.method, req.path, e.what());
+    return errorResponse(500, "internal", "internal error; see the server log");
+  }
+}
+
+std::optional<Response> Server::Impl::answerInline(Request& req) {
+  if (!options.inlineHandler || options.inlinePrefix.empty() ||
+      req.path.compare(0, options.inlinePrefix.size(), options.inlinePrefix) != 0) {
+    return std::nullopt;
+  }
+  try {
+    return options.inlineHandler(req);
   } catch (const std::exception& e) {
     spdlog::error("http: unhandled error in {} {}: {}", req.method, req.path, e.what());
     return errorResponse(500, "internal", "internal error; see the server log");
@@ -105,11 +137,12 @@ awaitable<bool> Server::Impl::writeResponse(beast::tcp_stream& stream, Response 
   error_code ec;
   if (res.sharedBody && !headOnly) {
     // Header from msg, then the shared bytes as they are: no copy per viewer.
+    // One gather write (header, then the shared bytes as they are): no copy per viewer.
     auto body = std::move(res.sharedBody);
     msg.content_length(body->size());
-    bhttp::response_serializer<bhttp::string_body> sr{msg};
-    co_await bhttp::async_write_header(stream, sr, asio::redirect_error(use_awaitable, ec));
-    if (!ec) co_await asio::async_write(stream, asio::buffer(*body), asio::redirect_error(use_awaitable, ec));
+    const std::string head = headerText(msg);
+    const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(*body)};
+    co_await asio::async_write(stream, buffers, asio::redirect_error(use_awaitable, ec));
     co_return !ec && msg.keep_alive();
   }
   const auto size = res.sharedBody ? res.sharedBody->size() : res.body.size();
@@ -229,9 +262,16 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
     const unsigned version = parser.get().version();
     Request req = toRequest(parser.release(), remote);
     const bool headOnly = req.method == "HEAD";
-    Response res = co_await asio::co_spawn(
-        pool, [this, &req]() -> awaitable<Response> { co_return runHandler(req); },
-        use_awaitable);
+    // (No co_await inside a conditional expression: GCC 12 miscompiles it.)
+    std::optional<Response> quick = answerInline(req);
+    Response res;
+    if (quick) {
+      res = std::move(*quick);
+    } else {
+      res = co_await asio::co_spawn(
+          pool, [this, &req]() -> awaitable<Response> { co_return runHandler(req); },
+          use_awaitable);
+    }
     if (res.deferred) {
       DeferredInit init{std::make_shared<std::function<void(Response::Complete)>>(
                             std::move(res.deferred)),

@@ -1,12 +1,14 @@
 // The HTTP/1.1 server (Boost.Beast): one strand per connection, a fresh parser per
 // request with body and header limits, timeouts, handlers run on a worker pool so
-// blocking bus calls never stall I/O, and SSE hand-over.
+// blocking bus calls never stall I/O (except an inline handler's answers: see
+// ServerOptions), and SSE hand-over.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "http/message.hpp"
@@ -35,6 +37,11 @@ struct ServerOptions {
   std::string webSocketSubprotocol = "janus-protocol";
   // Applied to every text message a browser sends upstream (may change it).
   std::function<void(std::string&)> webSocketRewrite;
+  // Tried first, on the connection's strand, for paths starting with inlinePrefix: it
+  // must answer without blocking (no bus call, short locks) or return nullopt, and the
+  // request goes to the pool as usual. Spares the hot LL-HLS requests two thread hops.
+  std::string inlinePrefix;
+  std::function<std::optional<Response>(Request&)> inlineHandler;
 };
 
 class Server {

@@ -339,45 +339,83 @@ OriginStats Origin::stats() const {
   return s;
 }
 
-http::Response Origin::handle(http::Request& req) {
+namespace {
+
+// What a request under /hls/ asks for: the room and its waiter, or the answer already
+// (OPTIONS, wrong method, malformed path or query).
+struct Parsed {
+  std::string room;
+  Waiter waiter;
+  std::optional<http::Response> answer;
+};
+
+Parsed parseRequest(http::Request& req) {
+  Parsed p;
   if (req.method == "OPTIONS") {
     http::Response res;
     res.status = 204;
     res.contentType.clear();
     res.header("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS");
     res.header("Access-Control-Max-Age", "86400");
-    return withCors(std::move(res));
+    p.answer = withCors(std::move(res));
+    return p;
   }
   if (req.method != "GET" && req.method != "HEAD") {
     auto res = failure(405, "method_not_allowed", "use GET or HEAD");
     res.header("Allow", "GET, HEAD, OPTIONS");
-    return res;
+    p.answer = std::move(res);
+    return p;
   }
   std::string_view path = req.path;
   path.remove_prefix(std::min(path.size(), std::string_view("/hls/").size()));
   const auto slash = path.find('/');
-  const std::string room(path.substr(0, slash));
-  if (slash == std::string_view::npos || !core::validRoomId(room)) {
-    return failure(404, "not_found", "HLS paths look like /hls/<room>/index.m3u8");
+  p.room = std::string(path.substr(0, slash));
+  if (slash == std::string_view::npos || !core::validRoomId(p.room)) {
+    p.answer = failure(404, "not_found", "HLS paths look like /hls/<room>/index.m3u8");
+    return p;
   }
   const std::string_view rest = path.substr(slash + 1);
-  Waiter w;
+  Waiter& w = p.waiter;
   if (rest == "index.m3u8") {
     w.want = Want::Multivariant;
   } else if (rest == "media.m3u8") {
     auto parsed = core::hls::parseBlockingRequest(req.queryParam("_HLS_msn"),
                                                   req.queryParam("_HLS_part"));
-    if (!parsed.request) return failure(400, "bad_blocking_request", parsed.error);
-    w.blocking = *parsed.request;
+    if (!parsed.request) {
+      p.answer = failure(400, "bad_blocking_request", parsed.error);
+    } else {
+      w.blocking = *parsed.request;
+    }
   } else if (auto name = core::hls::parseMediaName(rest)) {
     w.want = Want::Media;
     w.media = *name;
   } else {
-    return failure(404, "not_found", "no such HLS resource");
+    p.answer = failure(404, "not_found", "no such HLS resource");
   }
-  auto feed = impl_->follow(room);
+  return p;
+}
+
+}  // namespace
+
+http::Response Origin::handle(http::Request& req) {
+  Parsed p = parseRequest(req);
+  if (p.answer) return std::move(*p.answer);
+  auto feed = impl_->follow(p.room);
   if (!feed) return failure(404, "not_live", "this room has not broadcast yet");
-  return impl_->serve(feed, std::move(w));
+  return impl_->serve(feed, std::move(p.waiter));
+}
+
+std::optional<http::Response> Origin::handleInline(http::Request& req) {
+  std::shared_ptr<Feed> feed;
+  Parsed p = parseRequest(req);
+  if (p.answer) return std::move(p.answer);
+  {
+    std::lock_guard lock(impl_->mu);
+    auto it = impl_->feeds.find(p.room);
+    if (it == impl_->feeds.end()) return std::nullopt;  // following starts with bus calls
+    feed = it->second;
+  }
+  return impl_->serve(feed, std::move(p.waiter));
 }
 
 }  // namespace amphi::origin

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "http/message.hpp"
@@ -38,6 +39,9 @@ class Origin {
 
   // Handles GET/HEAD/OPTIONS of a path under /hls/.
   http::Response handle(http::Request& request);
+  // The same without blocking, for the server's I/O threads: nullopt when the room is not
+  // followed yet (starting to follow reads the stream), and handle() must be used.
+  std::optional<http::Response> handleInline(http::Request& request);
   OriginStats stats() const;
   // Answers every held request (503) and stops following rooms.
   void stop();

@@ -1,0 +1,138 @@
+#include "app/turn.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+#include "auth/random.hpp"
+#include "auth/turn_credentials.hpp"
+#include "bus/bus.hpp"
+#include "sfu/turn_config.hpp"
+
+namespace amphi::app {
+namespace {
+
+constexpr const char* kSecretKey = "config.turn-secret";
+constexpr auto kJanusCredentialLifetime = std::chrono::hours(24 * 365 * 10);
+
+// The shared secret every serve on the same NATS uses: created once (first writer wins).
+std::string sharedSecret(bus::Bus& bus) {
+  if (auto existing = bus.get(bus::Bucket::Rooms, kSecretKey)) return existing->value;
+  std::string fresh = auth::randomToken(32);
+  try {
+    bus.create(bus::Bucket::Rooms, kSecretKey, fresh);
+    return fresh;
+  } catch (const bus::CasConflict&) {  // another serve was first
+    return bus.get(bus::Bucket::Rooms, kSecretKey).value().value;
+  }
+}
+
+// "host" of "scheme://host[:port][/…]" (IPv6 without brackets).
+std::string urlHost(const std::string& url) {
+  auto start = url.find("://");
+  if (start == std::string::npos) return {};
+  std::string authority = url.substr(start + 3, url.find('/', start + 3) - start - 3);
+  if (!authority.empty() && authority.front() == '[') return authority.substr(1, authority.find(']') - 1);
+  return authority.substr(0, authority.find(':'));
+}
+
+// The first IPv4 address of the list, else its first entry, else "".
+std::string firstAddress(const std::vector<std::string>& addresses) {
+  for (const auto& a : addresses)
+    if (a.find(':') == std::string::npos) return a;
+  return addresses.empty() ? std::string() : addresses.front();
+}
+
+bool isLoopback(const std::string& host) {
+  return host.empty() || host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
+}
+
+// A long-lived credential for Janus, from the same secret.
+sfu::JanusTurn janusTurn(const std::string& host, uint16_t port, bool tls, const std::string& secret) {
+  const auto expiry = std::chrono::system_clock::now() + kJanusCredentialLifetime;
+  const auto c = auth::turnCredential(
+      secret, "janus",
+      std::chrono::duration_cast<std::chrono::seconds>(expiry.time_since_epoch()).count());
+  return {host, port, tls ? "tls" : "udp", c.username, c.password};
+}
+
+TurnPlan externalTurn(const Config& c) {
+  const auto endpoint = sfu::parseTurnUrl(c.turn_url);
+  TurnPlan plan;
+  plan.urls = sfu::turnUrls(endpoint);
+  plan.secret = c.turn_secret;
+  plan.janus = janusTurn(endpoint.host, endpoint.port, endpoint.tls, plan.secret);
+  return plan;
+}
+
+TurnPlan embeddedTurn(const Config& c, const std::filesystem::path& dataDir, bus::Bus& bus) {
+  const auto addresses = sfu::hostAddresses();
+  const std::string host = turnHost(c, addresses);
+  if (host.empty())
+    throw std::runtime_error("no address for TURN URLs: set turn_host (or public_ip)");
+  TurnPlan plan;
+  plan.secret = c.turn_secret.empty() ? sharedSecret(bus) : c.turn_secret;
+  sfu::EmbeddedTurnOptions o;
+  o.binary = c.turn_bin;
+  o.dataDir = dataDir.string();
+  o.secret = plan.secret;
+  o.port = static_cast<uint16_t>(c.turn_port);
+  o.listenIp = c.turn_listen_ip;
+  o.externalIp = c.public_ip;
+  o.relayMin = c.turn_relay_min;
+  o.relayMax = c.turn_relay_max;
+  plan.embedded = std::make_unique<sfu::EmbeddedTurn>(o);
+  plan.embedded->start();
+  const sfu::TurnEndpoint endpoint{false, host, plan.embedded->port()};
+  plan.urls = sfu::turnUrls(endpoint);
+  // Janus runs on this host: it reaches coturn on a local address, not through NAT.
+  std::string local = c.turn_listen_ip;
+  if (local.empty()) {
+    const bool hostIsLocal = std::find(addresses.begin(), addresses.end(), host) != addresses.end();
+    local = hostIsLocal ? host : firstAddress(addresses);
+  }
+  if (!local.empty()) plan.janus = janusTurn(local, plan.embedded->port(), false, plan.secret);
+  return plan;
+}
+
+}  // namespace
+
+std::string turnHost(const Config& c, const std::vector<std::string>& addresses) {
+  if (!c.turn_host.empty()) return c.turn_host;
+  if (!c.public_ip.empty()) return c.public_ip;
+  if (const auto host = urlHost(c.public_url); !isLoopback(host)) return host;
+  if (!c.turn_listen_ip.empty()) return c.turn_listen_ip;
+  return firstAddress(addresses);
+}
+
+std::optional<TurnPlan> startTurn(const Config& c, const std::filesystem::path& dataDir,
+                                  bus::Bus& bus) {
+  if (!c.turn_url.empty()) return externalTurn(c);
+  if (!c.turn) return std::nullopt;
+  return embeddedTurn(c, dataDir, bus);
+}
+
+TurnWatch::TurnWatch(sfu::EmbeddedTurn& turn) : turn_(turn), thread_([this] { run(); }) {}
+
+TurnWatch::~TurnWatch() {
+  stop_ = true;
+  thread_.join();
+}
+
+void TurnWatch::run() {
+  while (!stop_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    if (stop_ || turn_.running()) continue;
+    spdlog::error("turn: coturn (TURN relay) died; restarting it");
+    try {
+      turn_.start();
+      spdlog::info("turn: coturn is back on port {}", turn_.port());
+    } catch (const std::exception& e) {
+      spdlog::error("turn: restarting coturn failed: {}; retrying", e.what());
+    }
+  }
+}
+
+}  // namespace amphi::app

@@ -1,0 +1,172 @@
+// TURN for the stage: `serve --turn` starts coturn with a shared secret, stage
+// credentials carry iceServers with a time-limited credential whose HMAC verifies, and
+// coturn grants an allocation for it (turnutils_uclient from the coturn package) over
+// TCP and UDP, and refuses a forged one. Janus is given the same server.
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "classroom.hpp"
+#include "fixtures.hpp"
+
+namespace amphi::testing {
+namespace {
+
+std::string readFile(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// The first capture of pattern in text, or "".
+std::string capture(const std::string& text, const std::string& pattern) {
+  std::smatch m;
+  return std::regex_search(text, m, std::regex(pattern)) ? m[1].str() : std::string();
+}
+
+std::string hmacSha1Base64(const std::string& key, const std::string& data) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha1(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac, &len);
+  std::string out(4 * ((len + 2) / 3) + 1, '\0');
+  out.resize(static_cast<size_t>(
+      EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), mac, static_cast<int>(len))));
+  return out;
+}
+
+// Runs turnutils_uclient (one allocation, one message) against 127.0.0.1:port and returns
+// its output. With tcp, the client talks TURN over TCP. The peer is loopback, which coturn
+// refuses to relay to: the allocation succeeds ("Received relay addr"), the channel bind
+// to the peer gets "403 (Forbidden IP)".
+std::string allocate(uint16_t port, const std::string& user, const std::string& password,
+                     bool tcp, const std::string& dir) {
+  const std::string log = dir + "/uclient-" + std::to_string(std::rand()) + ".log";
+  std::vector<std::string> argv = {"turnutils_uclient", "-v", "-u", user, "-w", password,
+                                   "-p", std::to_string(port), "-e", "127.0.0.1",
+                                   "-n", "1", "-m", "1"};
+  if (tcp) argv.push_back("-t");
+  argv.push_back("127.0.0.1");
+  app::SpawnOptions o;
+  o.logFile = log;
+  auto child = app::ChildProcess::spawn(argv, o);
+  if (!child.waitFor(20s)) child.terminate();
+  return readFile(log);
+}
+
+class Turn : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    nats_ = std::make_unique<NatsFixture>();
+    serve_ = std::make_unique<ServeProcess>(
+        nats_->url(), std::vector<std::string>{"--turn", "--turn-port", "0", "--turn-host",
+                                               "127.0.0.1", "--turn-relay-min", "41000",
+                                               "--turn-relay-max", "41999"});
+    ASSERT_TRUE(serve_->waitReady(30s)) << serve_->logTail();
+  }
+  std::string turnConf() const { return readFile(serve_->dataDir() + "/turn/turnserver.conf"); }
+  uint16_t turnPort() const {
+    return static_cast<uint16_t>(std::stoi(capture(turnConf(), R"(\nlistening-port=(\d+)\n)")));
+  }
+
+  std::unique_ptr<NatsFixture> nats_;
+  std::unique_ptr<ServeProcess> serve_;
+};
+
+TEST_F(Turn, CredentialsCarryAVerifiableTurnServerThatCoturnAccepts) {
+  const auto base = serve_->baseUrl();
+  auto room = createRoom(base, "turnroom", 2);
+  auto mod = join(base, room.id, room.moderatorInvite, "Teacher");
+  const auto before = std::chrono::system_clock::now();
+  auto creds = post(base, "/api/rooms/turnroom/stage/credentials", mod);
+  ASSERT_EQ(creds.status, 200) << creds.body;
+  const auto ice = creds.json()["iceServers"];
+  ASSERT_EQ(ice.size(), 1u) << ice.dump();
+  const uint16_t port = turnPort();
+  const std::string where = "127.0.0.1:" + std::to_string(port);
+  EXPECT_EQ(ice[0]["urls"], nlohmann::json::array({"turn:" + where + "?transport=udp",
+                                                   "turn:" + where + "?transport=tcp"}));
+
+  // REST-API style: "<expiry>:<userId>", password = base64(HMAC-SHA1(secret, username)).
+  const std::string username = ice[0]["username"], credential = ice[0]["credential"];
+  const auto colon = username.find(':');
+  ASSERT_NE(colon, std::string::npos) << username;
+  EXPECT_EQ(username.substr(colon + 1), mod.userId);
+  const auto expiry = std::chrono::system_clock::time_point(
+      std::chrono::seconds(std::stoll(username.substr(0, colon))));
+  EXPECT_GT(expiry, before + std::chrono::hours(1));
+  EXPECT_LE(expiry, before + std::chrono::hours(13));
+  const std::string secret = capture(turnConf(), R"(\nstatic-auth-secret=(\S+)\n)");
+  ASSERT_GE(secret.size(), 16u) << "a generated secret in turnserver.conf";
+  EXPECT_EQ(credential, hmacSha1Base64(secret, username));
+
+  // coturn itself accepts the credential, over TCP and UDP, and refuses a forged one.
+  const auto tcp = allocate(port, username, credential, true, serve_->dataDir());
+  EXPECT_NE(tcp.find("Received relay addr"), std::string::npos) << tcp;
+  EXPECT_NE(tcp.find("Forbidden IP"), std::string::npos) << "loopback peers are refused\n" << tcp;
+  const auto udp = allocate(port, username, credential, false, serve_->dataDir());
+  EXPECT_NE(udp.find("Received relay addr"), std::string::npos) << udp;
+  const auto forged = allocate(port, username, hmacSha1Base64("not-the-secret", username), true,
+                               serve_->dataDir());
+  EXPECT_EQ(forged.find("Received relay addr"), std::string::npos) << forged;
+
+  // Janus uses the same server with a long-lived credential from the same secret.
+  const auto jcfg = readFile(serve_->dataDir() + "/janus/janus.jcfg");
+  EXPECT_EQ(capture(jcfg, R"(turn_port = (\d+))"), std::to_string(port));
+  EXPECT_EQ(capture(jcfg, R"(turn_type = "(\w+)\")"), "udp");
+  const std::string janusUser = capture(jcfg, R"(turn_user = "([^"]+)\")");
+  EXPECT_NE(janusUser.find(":janus"), std::string::npos) << janusUser;
+  EXPECT_EQ(capture(jcfg, R"(turn_pwd = "([^"]+)\")"), hmacSha1Base64(secret, janusUser));
+  EXPECT_EQ(readFile(serve_->dataDir() + "/turn/turnserver.log").find("Bad configuration"),
+            std::string::npos);
+}
+
+TEST_F(Turn, AKilledCoturnIsRestartedOnTheSamePort) {
+  const uint16_t port = turnPort();
+  const std::string pidFile = serve_->dataDir() + "/turn/turnserver.pid";
+  const pid_t first = static_cast<pid_t>(std::atoi(readFile(pidFile).c_str()));
+  ASSERT_GT(first, 0);
+  ::kill(first, SIGKILL);
+  pid_t second = first;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline && (second == first || second <= 0)) {
+    std::this_thread::sleep_for(100ms);
+    second = static_cast<pid_t>(std::atoi(readFile(pidFile).c_str()));
+  }
+  ASSERT_NE(second, first) << serve_->logTail();
+  EXPECT_EQ(turnPort(), port);
+  auto room = createRoom(serve_->baseUrl(), "turnagain", 2);
+  auto mod = join(serve_->baseUrl(), room.id, room.moderatorInvite, "Teacher");
+  auto creds = post(serve_->baseUrl(), "/api/rooms/turnagain/stage/credentials", mod);
+  ASSERT_EQ(creds.status, 200) << creds.body;
+  const auto ice = creds.json()["iceServers"][0];
+  std::string out;
+  for (int i = 0; i < 50 && out.find("Received relay addr") == std::string::npos; ++i) {
+    if (i) std::this_thread::sleep_for(200ms);  // until the new coturn is up
+    out = allocate(port, ice["username"], ice["credential"], true, serve_->dataDir());
+  }
+  EXPECT_NE(out.find("Received relay addr"), std::string::npos) << out;
+}
+
+TEST(TurnShared, ServesOnOneNatsShareTheSecret) {
+  NatsFixture nats;
+  const std::vector<std::string> args = {"--turn", "--turn-port", "0", "--turn-host", "127.0.0.1",
+                                         "--janus", "false"};
+  ServeProcess a(nats.url(), args), b(nats.url(), args);
+  ASSERT_TRUE(a.waitReady(20s)) << a.logTail();
+  ASSERT_TRUE(b.waitReady(20s)) << b.logTail();
+  const auto secret = [](const ServeProcess& s) {
+    return capture(readFile(s.dataDir() + "/turn/turnserver.conf"), R"(\nstatic-auth-secret=(\S+)\n)");
+  };
+  EXPECT_FALSE(secret(a).empty());
+  EXPECT_EQ(secret(a), secret(b));
+}
+
+}  // namespace
+}  // namespace amphi::testing

@@ -34,7 +34,8 @@ std::string urlHost(const std::string& url) {
   auto start = url.find("://");
   if (start == std::string::npos) return {};
   std::string authority = url.substr(start + 3, url.find('/', start + 3) - start - 3);
-  if (!authority.empty() && authority.front() == '[') return authority.substr(1, authority.find(']') - 1);
+  if (!authority.empty() && authority.front() == '[')
+    return authority.substr(1, authority.find(']') - 1);
   return authority.substr(0, authority.find(':'));
 }
 
@@ -50,7 +51,8 @@ bool isLoopback(const std::string& host) {
 }
 
 // A long-lived credential for Janus, from the same secret.
-sfu::JanusTurn janusTurn(const std::string& host, uint16_t port, bool tls, const std::string& secret) {
+sfu::JanusTurn janusTurn(const std::string& host, uint16_t port, bool tls,
+                         const std::string& secret) {
   const auto expiry = std::chrono::system_clock::now() + kJanusCredentialLifetime;
   const auto c = auth::turnCredential(
       secret, "janus",

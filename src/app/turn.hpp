@@ -21,9 +21,9 @@ class Bus;
 namespace amphi::app {
 
 struct TurnPlan {
-  std::vector<std::string> urls;  // iceServers URLs for browsers
-  std::string secret;             // shared secret the credentials derive from
-  sfu::JanusTurn janus;           // what Janus uses for its own side
+  std::vector<std::string> urls;                // iceServers URLs for browsers
+  std::string secret;                           // shared secret the credentials derive from
+  sfu::JanusTurn janus;                         // what Janus uses for its own side
   std::unique_ptr<sfu::EmbeddedTurn> embedded;  // the private coturn, if any
 };
 

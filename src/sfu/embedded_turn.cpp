@@ -42,7 +42,8 @@ std::vector<std::string> hostAddresses() {
     if (!i->ifa_addr || (i->ifa_flags & IFF_LOOPBACK)) continue;
     char text[INET6_ADDRSTRLEN] = {};
     if (i->ifa_addr->sa_family == AF_INET) {
-      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof text);
+      ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text,
+                  sizeof text);
     } else if (i->ifa_addr->sa_family == AF_INET6) {
       const auto* a6 = reinterpret_cast<sockaddr_in6*>(i->ifa_addr);
       if (IN6_IS_ADDR_LINKLOCAL(&a6->sin6_addr)) continue;
@@ -69,9 +70,15 @@ EmbeddedTurn::~EmbeddedTurn() {
   }
 }
 
-std::string EmbeddedTurn::dir() const { return options_.dataDir + "/turn"; }
-std::string EmbeddedTurn::logFile() const { return dir() + "/turnserver.log"; }
-bool EmbeddedTurn::running() { return child_.running(); }
+std::string EmbeddedTurn::dir() const {
+  return options_.dataDir + "/turn";
+}
+std::string EmbeddedTurn::logFile() const {
+  return dir() + "/turnserver.log";
+}
+bool EmbeddedTurn::running() {
+  return child_.running();
+}
 
 EmbeddedTurn::Attempt EmbeddedTurn::tryStart(uint16_t port) {
   TurnConfig config;
@@ -92,7 +99,8 @@ EmbeddedTurn::Attempt EmbeddedTurn::tryStart(uint16_t port) {
   const std::string probeHost = options_.listenIp.empty() ? "127.0.0.1" : options_.listenIp;
   const auto deadline = Clock::now() + options_.startTimeout;
   while (Clock::now() < deadline) {
-    const bool alive = child_.running();  // before reading the log, so an exit's last words are in it
+    // Before reading the log, so an exit's last words are in it.
+    const bool alive = child_.running();
     const std::string fresh = readFrom(logFile(), logOffset);
     if (!alive)
       throw std::runtime_error(
@@ -136,7 +144,8 @@ void EmbeddedTurn::start() {
     spdlog::warn("turn: port {} was taken, retrying with another (attempt {})", port, attempt + 1);
   }
   spdlog::info("turn: embedded coturn pid {} ready on port {} (UDP and TCP{}; config {}, log {})",
-               child_.pid(), port_, options_.listenIp.empty() ? ", every address" : " on " + options_.listenIp,
+               child_.pid(), port_,
+               options_.listenIp.empty() ? ", every address" : " on " + options_.listenIp,
                turnConfigFile(dir()), logFile());
 }
 

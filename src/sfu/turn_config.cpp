@@ -15,11 +15,16 @@ namespace fs = std::filesystem;
 
 // Ranges a relay must not reach (RFC 6890 special-purpose addresses), unless allowed.
 constexpr const char* kDeniedPeers[] = {
-    "0.0.0.0-0.255.255.255",       "10.0.0.0-10.255.255.255",
-    "100.64.0.0-100.127.255.255",  "127.0.0.0-127.255.255.255",
-    "169.254.0.0-169.254.255.255", "172.16.0.0-172.31.255.255",
-    "192.0.0.0-192.0.0.255",       "192.168.0.0-192.168.255.255",
-    "198.18.0.0-198.19.255.255",   "240.0.0.0-255.255.255.255",
+    "0.0.0.0-0.255.255.255",
+    "10.0.0.0-10.255.255.255",
+    "100.64.0.0-100.127.255.255",
+    "127.0.0.0-127.255.255.255",
+    "169.254.0.0-169.254.255.255",
+    "172.16.0.0-172.31.255.255",
+    "192.0.0.0-192.0.0.255",
+    "192.168.0.0-192.168.255.255",
+    "198.18.0.0-198.19.255.255",
+    "240.0.0.0-255.255.255.255",
     "::1",
     "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
     "fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
@@ -38,7 +43,8 @@ std::string configText(const TurnConfig& c) {
   if (!c.listenIp.empty()) {
     t += fmt::format("listening-ip={}\nrelay-ip={}\n", checked(c.listenIp, "listenIp"), c.listenIp);
   }
-  if (!c.externalIp.empty()) t += fmt::format("external-ip={}\n", checked(c.externalIp, "externalIp"));
+  if (!c.externalIp.empty())
+    t += fmt::format("external-ip={}\n", checked(c.externalIp, "externalIp"));
   t += fmt::format("min-port={}\nmax-port={}\n", c.relayMin, c.relayMax);
   t += fmt::format("use-auth-secret\nstatic-auth-secret={}\nrealm={}\n",
                    checked(c.secret, "secret"), checked(c.realm, "realm"));
@@ -91,7 +97,8 @@ TurnEndpoint parseTurnUrl(const std::string& url) {
       throw std::runtime_error(fmt::format("turn url '{}': unclosed [", url));
     e.host = rest.substr(1, close - 1);
     if (close + 1 < rest.size()) {
-      if (rest[close + 1] != ':') throw std::runtime_error(fmt::format("turn url '{}': bad host", url));
+      if (rest[close + 1] != ':')
+        throw std::runtime_error(fmt::format("turn url '{}': bad host", url));
       port = rest.substr(close + 2);
     }
   } else {
@@ -112,7 +119,9 @@ std::vector<std::string> turnUrls(const TurnEndpoint& e) {
           fmt::format("turn:{}:{}?transport=tcp", host, e.port)};
 }
 
-std::string turnConfigFile(const std::string& dir) { return dir + "/turnserver.conf"; }
+std::string turnConfigFile(const std::string& dir) {
+  return dir + "/turnserver.conf";
+}
 
 void writeTurnConfig(const TurnConfig& config) {
   validate(config);

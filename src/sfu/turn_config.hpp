@@ -25,13 +25,13 @@ TurnEndpoint parseTurnUrl(const std::string& url);
 std::vector<std::string> turnUrls(const TurnEndpoint& endpoint);
 
 struct TurnConfig {
-  std::string dir;          // config folder (<data>/turn); created when missing
-  uint16_t port = 3478;     // listening-port, UDP and TCP; required (not 0)
-  std::string listenIp;     // listening-ip (and relay-ip); empty: every address of the host
-  std::string externalIp;   // external-ip for a server behind 1:1 NAT; empty: none
-  int relayMin = 49152;     // min-port/max-port of the relay endpoints
+  std::string dir;         // config folder (<data>/turn); created when missing
+  uint16_t port = 3478;    // listening-port, UDP and TCP; required (not 0)
+  std::string listenIp;    // listening-ip (and relay-ip); empty: every address of the host
+  std::string externalIp;  // external-ip for a server behind 1:1 NAT; empty: none
+  int relayMin = 49152;    // min-port/max-port of the relay endpoints
   int relayMax = 65535;
-  std::string secret;       // static-auth-secret; required
+  std::string secret;  // static-auth-secret; required
   std::string realm = "amphi";
   // Peers the relay may reach although they are in a private range (this host's own
   // addresses, where Janus listens). Every other private, loopback, link-local and

@@ -45,12 +45,12 @@ std::string hmacSha1Base64(const std::string& key, const std::string& data) {
 // its output. With tcp, the client talks TURN over TCP. The peer is loopback, which coturn
 // refuses to relay to: the allocation succeeds ("Received relay addr"), the channel bind
 // to the peer gets "403 (Forbidden IP)".
-std::string allocate(uint16_t port, const std::string& user, const std::string& password,
-                     bool tcp, const std::string& dir) {
+std::string allocate(uint16_t port, const std::string& user, const std::string& password, bool tcp,
+                     const std::string& dir) {
   const std::string log = dir + "/uclient-" + std::to_string(std::rand()) + ".log";
-  std::vector<std::string> argv = {"turnutils_uclient", "-v", "-u", user, "-w", password,
-                                   "-p", std::to_string(port), "-e", "127.0.0.1",
-                                   "-n", "1", "-m", "1"};
+  std::vector<std::string> argv = {
+      "turnutils_uclient",  "-v", "-u",        user, "-w", password, "-p",
+      std::to_string(port), "-e", "127.0.0.1", "-n", "1",  "-m",     "1"};
   if (tcp) argv.push_back("-t");
   argv.push_back("127.0.0.1");
   app::SpawnOptions o;
@@ -65,9 +65,9 @@ class Turn : public ::testing::Test {
   void SetUp() override {
     nats_ = std::make_unique<NatsFixture>();
     serve_ = std::make_unique<ServeProcess>(
-        nats_->url(), std::vector<std::string>{"--turn", "--turn-port", "0", "--turn-host",
-                                               "127.0.0.1", "--turn-relay-min", "41000",
-                                               "--turn-relay-max", "41999"});
+        nats_->url(),
+        std::vector<std::string>{"--turn", "--turn-port", "0", "--turn-host", "127.0.0.1",
+                                 "--turn-relay-min", "41000", "--turn-relay-max", "41999"});
     ASSERT_TRUE(serve_->waitReady(30s)) << serve_->logTail();
   }
   std::string turnConf() const { return readFile(serve_->dataDir() + "/turn/turnserver.conf"); }
@@ -112,8 +112,8 @@ TEST_F(Turn, CredentialsCarryAVerifiableTurnServerThatCoturnAccepts) {
   EXPECT_NE(tcp.find("Forbidden IP"), std::string::npos) << "loopback peers are refused\n" << tcp;
   const auto udp = allocate(port, username, credential, false, serve_->dataDir());
   EXPECT_NE(udp.find("Received relay addr"), std::string::npos) << udp;
-  const auto forged = allocate(port, username, hmacSha1Base64("not-the-secret", username), true,
-                               serve_->dataDir());
+  const auto forged =
+      allocate(port, username, hmacSha1Base64("not-the-secret", username), true, serve_->dataDir());
   EXPECT_EQ(forged.find("Received relay addr"), std::string::npos) << forged;
 
   // Janus uses the same server with a long-lived credential from the same secret.
@@ -156,13 +156,14 @@ TEST_F(Turn, AKilledCoturnIsRestartedOnTheSamePort) {
 
 TEST(TurnShared, ServesOnOneNatsShareTheSecret) {
   NatsFixture nats;
-  const std::vector<std::string> args = {"--turn", "--turn-port", "0", "--turn-host", "127.0.0.1",
-                                         "--janus", "false"};
+  const std::vector<std::string> args = {"--turn",    "--turn-port", "0",    "--turn-host",
+                                         "127.0.0.1", "--janus",     "false"};
   ServeProcess a(nats.url(), args), b(nats.url(), args);
   ASSERT_TRUE(a.waitReady(20s)) << a.logTail();
   ASSERT_TRUE(b.waitReady(20s)) << b.logTail();
   const auto secret = [](const ServeProcess& s) {
-    return capture(readFile(s.dataDir() + "/turn/turnserver.conf"), R"(\nstatic-auth-secret=(\S+)\n)");
+    return capture(readFile(s.dataDir() + "/turn/turnserver.conf"),
+                   R"(\nstatic-auth-secret=(\S+)\n)");
   };
   EXPECT_FALSE(secret(a).empty());
   EXPECT_EQ(secret(a), secret(b));

@@ -63,7 +63,9 @@ class TurnConfigTest : public ::testing::Test {
     out << in.rdbuf();
     return out.str();
   }
-  bool has(const std::string& line) const { return text().find("\n" + line + "\n") != std::string::npos; }
+  bool has(const std::string& line) const {
+    return text().find("\n" + line + "\n") != std::string::npos;
+  }
 
   std::string root_;
   TurnConfig config_;

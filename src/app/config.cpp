@@ -63,6 +63,10 @@ const std::vector<FieldInfo>& configFields() {
                                                   "(empty: every address)"},
       {"turn_relay_min", &Config::turn_relay_min, "lowest UDP port of the private coturn's relays"},
       {"turn_relay_max", &Config::turn_relay_max, "highest UDP port of the private coturn's relays"},
+      {"turn_tls_cert", &Config::turn_tls_cert, "PEM certificate (chain) for the private coturn's "
+                                                "TLS listener (turns:), valid for turn_host"},
+      {"turn_tls_key", &Config::turn_tls_key, "PEM key of that certificate"},
+      {"turn_tls_port", &Config::turn_tls_port, "TLS port of the private coturn (0: any free port)"},
       {"web_dir", &Config::web_dir, "the built web app (web/dist); empty: found beside the binary"},
       {"egress", &Config::egress, "run the broadcast (one egress per live room)"},
       {"demo_source", &Config::demo_source,
@@ -223,6 +227,9 @@ void validate(const Config& c) {
   require(c.turn_secret.empty() || c.turn_secret.size() >= 16,
           "turn_secret: must be at least 16 characters");
   require(c.turn_port >= 0 && c.turn_port < 65536, "turn_port: 0 to 65535");
+  require(c.turn_tls_port >= 0 && c.turn_tls_port < 65536, "turn_tls_port: 0 to 65535");
+  require(c.turn_tls_cert.empty() == c.turn_tls_key.empty(),
+          "turn_tls_cert and turn_tls_key go together");
   require(c.turn_relay_min >= 1024 && c.turn_relay_min <= c.turn_relay_max &&
               c.turn_relay_max < 65536,
           "turn_relay_min, turn_relay_max: a range within 1024-65535");

@@ -56,6 +56,9 @@ struct Config {
   std::string turn_listen_ip;           // private coturn listening address; empty: every address
   int turn_relay_min = 49152;           // private coturn relay ports (UDP)
   int turn_relay_max = 65535;
+  std::string turn_tls_cert;            // PEM certificate chain: private coturn also on TLS
+  std::string turn_tls_key;             //   its key
+  int turn_tls_port = 5349;             //   TLS over TCP port (0: any free port)
   // Broadcast (egress → LL-HLS origin)
   bool egress = true;                   // run one egress per live room (leased across serves)
   std::string demo_source;              // "test": room demo goes live with the test source

@@ -85,10 +85,16 @@ TurnPlan embeddedTurn(const Config& c, const std::filesystem::path& dataDir, bus
   o.externalIp = c.public_ip;
   o.relayMin = c.turn_relay_min;
   o.relayMax = c.turn_relay_max;
+  o.cert = c.turn_tls_cert;
+  o.key = c.turn_tls_key;
+  o.tlsPort = static_cast<uint16_t>(c.turn_tls_port);
   plan.embedded = std::make_unique<sfu::EmbeddedTurn>(o);
   plan.embedded->start();
-  const sfu::TurnEndpoint endpoint{false, host, plan.embedded->port()};
-  plan.urls = sfu::turnUrls(endpoint);
+  plan.urls = sfu::turnUrls({false, host, plan.embedded->port()});
+  if (plan.embedded->tls()) {
+    for (auto& url : sfu::turnUrls({true, host, plan.embedded->tlsPort()}))
+      plan.urls.push_back(url);
+  }
   // Janus runs on this host: it reaches coturn on a local address, not through NAT.
   std::string local = c.turn_listen_ip;
   if (local.empty()) {

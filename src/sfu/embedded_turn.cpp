@@ -58,7 +58,7 @@ std::vector<std::string> hostAddresses() {
 }
 
 EmbeddedTurn::EmbeddedTurn(EmbeddedTurnOptions options)
-    : options_(std::move(options)), port_(options_.port) {
+    : options_(std::move(options)), ports_{options_.port, options_.tlsPort} {
   if (options_.dataDir.empty()) throw std::runtime_error("embedded turn: dataDir is required");
   if (options_.secret.empty()) throw std::runtime_error("embedded turn: secret is required");
 }
@@ -80,10 +80,24 @@ bool EmbeddedTurn::running() {
   return child_.running();
 }
 
-EmbeddedTurn::Attempt EmbeddedTurn::tryStart(uint16_t port) {
+// The configured ports, with free ones in place of 0.
+EmbeddedTurn::Ports EmbeddedTurn::choosePorts() const {
+  Ports p = ports_;
+  if (p.plain == 0) p.plain = app::freeLoopbackPort();
+  if (tls() && p.tls == 0) {
+    do p.tls = app::freeLoopbackPort();
+    while (p.tls == p.plain);
+  }
+  return p;
+}
+
+EmbeddedTurn::Attempt EmbeddedTurn::tryStart(const Ports& ports) {
   TurnConfig config;
   config.dir = dir();
-  config.port = port;
+  config.port = ports.plain;
+  config.tlsPort = tls() ? ports.tls : 0;
+  config.cert = options_.cert;
+  config.key = options_.key;
   config.listenIp = options_.listenIp;
   config.externalIp = options_.externalIp;
   config.relayMin = options_.relayMin;
@@ -116,35 +130,39 @@ EmbeddedTurn::Attempt EmbeddedTurn::tryStart(uint16_t port) {
       return Attempt::PortTaken;
     }
     if (fresh.find(kServersUp) != std::string::npos &&
-        app::waitForTcp(probeHost, port, std::chrono::milliseconds(500)))
+        app::waitForTcp(probeHost, ports.plain, std::chrono::milliseconds(500)) &&
+        (!tls() || app::waitForTcp(probeHost, ports.tls, std::chrono::milliseconds(500))))
       return Attempt::Ready;
     std::this_thread::sleep_for(kPollInterval);
   }
   child_.terminate();
   throw std::runtime_error(fmt::format("embedded turn: not ready on port {} after {} ms; see {}",
-                                       port, options_.startTimeout.count(), logFile()));
+                                       ports.plain, options_.startTimeout.count(), logFile()));
 }
 
 void EmbeddedTurn::start() {
   if (running()) return;
   fs::create_directories(dir());
+  // Chosen ports may be retried with others; given ones (or kept ones) may not.
+  const bool chosen = ports_.plain == 0 || (tls() && ports_.tls == 0);
   for (int attempt = 1;; ++attempt) {
-    const bool chosen = port_ == 0;
-    const uint16_t port = chosen ? app::freeLoopbackPort() : port_;
-    if (tryStart(port) == Attempt::Ready) {
-      port_ = port;
+    const Ports ports = choosePorts();
+    if (tryStart(ports) == Attempt::Ready) {
+      ports_ = ports;
       break;
     }
     if (!chosen)
-      throw std::runtime_error(fmt::format(
-          "embedded turn: port {} is taken by another process; see {}", port, logFile()));
+      throw std::runtime_error(
+          fmt::format("embedded turn: port {} or {} is taken by another "
+                      "process; see {}",
+                      ports.plain, ports.tls, logFile()));
     if (attempt == kStartAttempts)
       throw std::runtime_error(fmt::format("embedded turn: ports taken on {} attempts; see {}",
                                            kStartAttempts, logFile()));
-    spdlog::warn("turn: port {} was taken, retrying with another (attempt {})", port, attempt + 1);
+    spdlog::warn("turn: a port was taken, retrying with others (attempt {})", attempt + 1);
   }
-  spdlog::info("turn: embedded coturn pid {} ready on port {} (UDP and TCP{}; config {}, log {})",
-               child_.pid(), port_,
+  spdlog::info("turn: embedded coturn pid {} ready on port {} (UDP and TCP{}{}; config {}, log {})",
+               child_.pid(), ports_.plain, tls() ? fmt::format(", TLS on {}", ports_.tls) : "",
                options_.listenIp.empty() ? ", every address" : " on " + options_.listenIp,
                turnConfigFile(dir()), logFile());
 }

@@ -24,13 +24,15 @@ struct EmbeddedTurnOptions {
   int relayMin = 49152;
   int relayMax = 65535;
   std::vector<std::string> allowedPeers;  // empty: this host's own addresses
+  std::string cert, key;  // PEM files: TLS (turns:) on tlsPort when both are set
+  uint16_t tlsPort = 5349;  // 0 = choose a free one
   std::chrono::milliseconds startTimeout{15000};
 };
 
 // Files under dataDir/turn: turnserver.conf (written at each start, mode 0600),
-// turnserver.log (coturn's output, appended), its pid file and user db. With port 0 a
-// port is chosen at the first start (retried with another when taken, 3 attempts) and
-// kept for later starts, so URLs handed out stay valid across a restart after a crash.
+// turnserver.log (coturn's output, appended), its pid file and user db. Ports given as 0
+// are chosen at the first start (retried with others when taken, 3 attempts) and kept
+// for later starts, so URLs handed out stay valid across a restart after a crash.
 // Not thread-safe: one owner calls its methods, from a thread that lives as long as
 // coturn (the child gets SIGTERM when the spawning thread ends).
 class EmbeddedTurn {
@@ -48,17 +50,23 @@ class EmbeddedTurn {
   void stop();     // SIGTERM (SIGKILL after 3 s) and reap; nothing when not running
   bool running();  // false once the process has ended (a crash), reaping it
 
-  uint16_t port() const { return port_; }  // 0 before the first start with port 0
+  uint16_t port() const { return ports_.plain; }  // 0 before the first start with port 0
+  uint16_t tlsPort() const { return tls() ? ports_.tls : 0; }  // 0: no TLS listener
+  bool tls() const { return !options_.cert.empty(); }
   pid_t pid() const { return child_.pid(); }
   std::string dir() const;      // dataDir/turn
   std::string logFile() const;  // dataDir/turn/turnserver.log
 
  private:
+  struct Ports {
+    uint16_t plain = 0, tls = 0;
+  };
   enum class Attempt { Ready, PortTaken };
-  Attempt tryStart(uint16_t port);
+  Attempt tryStart(const Ports& ports);
+  Ports choosePorts() const;
 
   EmbeddedTurnOptions options_;
-  uint16_t port_ = 0;
+  Ports ports_;
   app::ChildProcess child_;
 };
 

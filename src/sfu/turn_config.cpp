@@ -48,8 +48,14 @@ std::string configText(const TurnConfig& c) {
   t += fmt::format("min-port={}\nmax-port={}\n", c.relayMin, c.relayMax);
   t += fmt::format("use-auth-secret\nstatic-auth-secret={}\nrealm={}\n",
                    checked(c.secret, "secret"), checked(c.realm, "realm"));
-  t += "fingerprint\nno-cli\nno-tls\nno-dtls\nno-tlsv1\nno-tlsv1_1\nno-multicast-peers\n"
-       "no-software-attribute\nno-rfc5780\nstale-nonce=600\n";
+  if (c.tlsPort != 0 && !c.cert.empty()) {
+    t += fmt::format("tls-listening-port={}\ncert={}\npkey={}\nno-tlsv1\nno-tlsv1_1\n", c.tlsPort,
+                     checked(c.cert, "cert"), checked(c.key, "key"));
+  } else {
+    t += "no-tls\n";
+  }
+  t += "fingerprint\nno-cli\nno-dtls\nno-multicast-peers\nno-software-attribute\nno-rfc5780\n"
+       "stale-nonce=600\n";
   for (const char* range : kDeniedPeers) t += fmt::format("denied-peer-ip={}\n", range);
   for (const auto& peer : c.allowedPeers)
     t += fmt::format("allowed-peer-ip={}\n", checked(peer, "allowedPeers"));
@@ -62,6 +68,11 @@ void validate(const TurnConfig& c) {
   if (c.dir.empty()) throw std::runtime_error("turn config: dir is required");
   if (c.secret.empty()) throw std::runtime_error("turn config: secret is required");
   if (c.port == 0) throw std::runtime_error("turn config: port is required");
+  if (c.cert.empty() != c.key.empty())
+    throw std::runtime_error(
+        "turn config: a TLS certificate needs its key, and the other way round");
+  if (!c.cert.empty() && (c.tlsPort == 0 || c.tlsPort == c.port))
+    throw std::runtime_error("turn config: TLS needs a port of its own");
   if (c.relayMin < 1024 || c.relayMax > 65535 || c.relayMin > c.relayMax)
     throw std::runtime_error(
         fmt::format("turn config: bad relay port range {}-{}", c.relayMin, c.relayMax));

@@ -32,6 +32,11 @@ struct TurnConfig {
   int relayMin = 49152;    // min-port/max-port of the relay endpoints
   int relayMax = 65535;
   std::string secret;  // static-auth-secret; required
+  // TLS over TCP (turns:) on tlsPort with this certificate chain and key (PEM files),
+  // when all three are set; otherwise no TLS listener.
+  uint16_t tlsPort = 0;
+  std::string cert;
+  std::string key;
   std::string realm = "amphi";
   // Peers the relay may reach although they are in a private range (this host's own
   // addresses, where Janus listens). Every other private, loopback, link-local and
@@ -40,7 +45,7 @@ struct TurnConfig {
 };
 
 // Writes <dir>/turnserver.conf (mode 0600, folder 0700: it holds the secret), replacing
-// an earlier version. No TLS/DTLS listeners, no CLI, no web admin; the log goes to
+// an earlier version. No DTLS, TLS 1.2+ only if any, no CLI, no web admin; the log goes to
 // stdout, the pid file and the (unused) SQLite user db stay in dir. Throws
 // std::runtime_error naming the file or the missing value.
 void writeTurnConfig(const TurnConfig& config);

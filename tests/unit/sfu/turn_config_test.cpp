@@ -89,6 +89,29 @@ TEST_F(TurnConfigTest, SharedSecretPortsAndHardening) {
   EXPECT_EQ(st.st_mode & 0777, 0600u) << "the file holds the secret";
 }
 
+TEST_F(TurnConfigTest, TlsListenerOnlyWithCertificateKeyAndPort) {
+  writeTurnConfig(config_);
+  EXPECT_TRUE(has("no-tls"));
+  EXPECT_EQ(text().find("tls-listening-port"), std::string::npos);
+  config_.tlsPort = 34781;
+  config_.cert = "/etc/amphi/turn.crt";
+  config_.key = "/etc/amphi/turn.key";
+  writeTurnConfig(config_);
+  EXPECT_TRUE(has("tls-listening-port=34781"));
+  EXPECT_TRUE(has("cert=/etc/amphi/turn.crt"));
+  EXPECT_TRUE(has("pkey=/etc/amphi/turn.key"));
+  EXPECT_TRUE(has("no-tlsv1"));
+  EXPECT_TRUE(has("no-tlsv1_1"));
+  EXPECT_TRUE(has("no-dtls"));
+  EXPECT_FALSE(has("no-tls"));
+  auto bad = config_;
+  bad.key = "";
+  EXPECT_THROW(writeTurnConfig(bad), std::runtime_error);
+  bad = config_;
+  bad.tlsPort = config_.port;
+  EXPECT_THROW(writeTurnConfig(bad), std::runtime_error);
+}
+
 TEST_F(TurnConfigTest, ListenAndExternalAddresses) {
   config_.listenIp = "10.99.0.1";
   config_.externalIp = "203.0.113.9";

@@ -29,27 +29,6 @@ std::string sharedSecret(bus::Bus& bus) {
   }
 }
 
-// "host" of "scheme://host[:port][/…]" (IPv6 without brackets).
-std::string urlHost(const std::string& url) {
-  auto start = url.find("://");
-  if (start == std::string::npos) return {};
-  std::string authority = url.substr(start + 3, url.find('/', start + 3) - start - 3);
-  if (!authority.empty() && authority.front() == '[')
-    return authority.substr(1, authority.find(']') - 1);
-  return authority.substr(0, authority.find(':'));
-}
-
-// The first IPv4 address of the list, else its first entry, else "".
-std::string firstAddress(const std::vector<std::string>& addresses) {
-  for (const auto& a : addresses)
-    if (a.find(':') == std::string::npos) return a;
-  return addresses.empty() ? std::string() : addresses.front();
-}
-
-bool isLoopback(const std::string& host) {
-  return host.empty() || host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
-}
-
 // A long-lived credential for Janus, from the same secret.
 sfu::JanusTurn janusTurn(const std::string& host, uint16_t port, bool tls,
                          const std::string& secret) {
@@ -71,7 +50,8 @@ TurnPlan externalTurn(const Config& c) {
 
 TurnPlan embeddedTurn(const Config& c, const std::filesystem::path& dataDir, bus::Bus& bus) {
   const auto addresses = sfu::hostAddresses();
-  const std::string host = turnHost(c, addresses);
+  const std::string host =
+      sfu::turnHost({c.turn_host, c.public_ip, c.public_url, c.turn_listen_ip}, addresses);
   if (host.empty())
     throw std::runtime_error("no address for TURN URLs: set turn_host (or public_ip)");
   TurnPlan plan;
@@ -99,21 +79,13 @@ TurnPlan embeddedTurn(const Config& c, const std::filesystem::path& dataDir, bus
   std::string local = c.turn_listen_ip;
   if (local.empty()) {
     const bool hostIsLocal = std::find(addresses.begin(), addresses.end(), host) != addresses.end();
-    local = hostIsLocal ? host : firstAddress(addresses);
+    local = hostIsLocal ? host : sfu::turnHost({}, addresses);
   }
   if (!local.empty()) plan.janus = janusTurn(local, plan.embedded->port(), false, plan.secret);
   return plan;
 }
 
 }  // namespace
-
-std::string turnHost(const Config& c, const std::vector<std::string>& addresses) {
-  if (!c.turn_host.empty()) return c.turn_host;
-  if (!c.public_ip.empty()) return c.public_ip;
-  if (const auto host = urlHost(c.public_url); !isLoopback(host)) return host;
-  if (!c.turn_listen_ip.empty()) return c.turn_listen_ip;
-  return firstAddress(addresses);
-}
 
 std::optional<TurnPlan> startTurn(const Config& c, const std::filesystem::path& dataDir,
                                   bus::Bus& bus) {

@@ -34,11 +34,6 @@ struct TurnPlan {
 std::optional<TurnPlan> startTurn(const Config& config, const std::filesystem::path& dataDir,
                                   bus::Bus& bus);
 
-// The host in the private coturn's URLs: turn_host, else public_ip, else public_url's
-// host unless it is loopback, else turn_listen_ip, else the first of `addresses` (IPv4
-// first). Empty when none fits.
-std::string turnHost(const Config& config, const std::vector<std::string>& addresses);
-
 // Restarts a private coturn that died (checked twice a second) until destroyed.
 class TurnWatch {
  public:

@@ -86,7 +86,31 @@ uint16_t parsePort(const std::string& text, const std::string& url) {
   return static_cast<uint16_t>(value);
 }
 
+// "host" of "scheme://host[:port][/…]" (IPv6 without brackets).
+std::string urlHost(const std::string& url) {
+  auto start = url.find("://");
+  if (start == std::string::npos) return {};
+  std::string authority = url.substr(start + 3, url.find('/', start + 3) - start - 3);
+  if (!authority.empty() && authority.front() == '[')
+    return authority.substr(1, authority.find(']') - 1);
+  return authority.substr(0, authority.find(':'));
+}
+
+bool isLoopback(const std::string& host) {
+  return host.empty() || host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
+}
+
 }  // namespace
+
+std::string turnHost(const TurnHostHints& h, const std::vector<std::string>& addresses) {
+  if (!h.turnHost.empty()) return h.turnHost;
+  if (!h.publicIp.empty()) return h.publicIp;
+  if (const auto host = urlHost(h.publicUrl); !isLoopback(host)) return host;
+  if (!h.listenIp.empty()) return h.listenIp;
+  for (const auto& a : addresses)
+    if (a.find(':') == std::string::npos) return a;
+  return addresses.empty() ? std::string() : addresses.front();
+}
 
 TurnEndpoint parseTurnUrl(const std::string& url) {
   TurnEndpoint e;

@@ -24,6 +24,18 @@ TurnEndpoint parseTurnUrl(const std::string& url);
 // The iceServers URLs for an endpoint: UDP and TCP for turn:, TCP for turns:.
 std::vector<std::string> turnUrls(const TurnEndpoint& endpoint);
 
+// What decides the host in a private coturn's URLs (config fields of the same names).
+struct TurnHostHints {
+  std::string turnHost;   // given explicitly
+  std::string publicIp;   // this host's public address (behind 1:1 NAT)
+  std::string publicUrl;  // serve's public base URL
+  std::string listenIp;   // coturn's listening address
+};
+// hints.turnHost, else publicIp, else publicUrl's host unless it is loopback, else
+// listenIp, else the first IPv4 of `addresses` (this host's), else its first entry.
+// Empty when none fits.
+std::string turnHost(const TurnHostHints& hints, const std::vector<std::string>& addresses);
+
 struct TurnConfig {
   std::string dir;         // config folder (<data>/turn); created when missing
   uint16_t port = 3478;    // listening-port, UDP and TCP; required (not 0)

@@ -45,6 +45,20 @@ TEST(TurnUrl, OffersUdpAndTcpForTurnAndTcpForTurns) {
             "turn:[2001:db8::1]:3478?transport=udp");
 }
 
+TEST(TurnHost, GivenThenPublicIpThenPublicUrlThenListenIpThenThisHost) {
+  const std::vector<std::string> here = {"fd00::2", "192.0.2.2", "10.0.0.3"};
+  EXPECT_EQ(turnHost({"turn.example", "203.0.113.1", "https://class.example", ""}, here),
+            "turn.example");
+  EXPECT_EQ(turnHost({"", "203.0.113.1", "https://class.example", ""}, here), "203.0.113.1");
+  EXPECT_EQ(turnHost({"", "", "https://class.example:8443/x", ""}, here), "class.example");
+  EXPECT_EQ(turnHost({"", "", "http://[2001:db8::5]:8080", ""}, here), "2001:db8::5");
+  EXPECT_EQ(turnHost({"", "", "http://127.0.0.1:8080", "10.0.0.3"}, here), "10.0.0.3")
+      << "a loopback public URL is no use to browsers elsewhere";
+  EXPECT_EQ(turnHost({"", "", "http://localhost:8080", ""}, here), "192.0.2.2") << "IPv4 first";
+  EXPECT_EQ(turnHost({}, {"fd00::2"}), "fd00::2");
+  EXPECT_EQ(turnHost({}, {}), "");
+}
+
 class TurnConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -160,9 +160,10 @@ class JanusSupervisor {
 // for users whose UDP reaches Janus).
 std::optional<TurnPlan> startTurnOrWarn(const Config& config, const fs::path& dataDir,
                                         bus::Bus& bus) {
-  if (config.turn && config.turn_url.empty())
-    std::cout << "Starting coturn for the stage (log " << (dataDir / "turn" / "turnserver.log").string()
-              << ") ..." << std::endl;
+  if (config.turn && config.turn_url.empty()) {
+    std::cout << "Starting coturn for the stage (log "
+              << (dataDir / "turn" / "turnserver.log").string() << ") ..." << std::endl;
+  }
   try {
     auto plan = startTurn(config, dataDir, bus);
     if (plan) {
@@ -288,7 +289,8 @@ int runServe(Config config) {
   std::unique_ptr<TurnWatch> turnWatch;
   if (turn && turn->embedded) turnWatch = std::make_unique<TurnWatch>(*turn->embedded);
   std::unique_ptr<sfu::EmbeddedJanus> janus;
-  const auto janusServer = startJanus(config, dataDir, turn ? turn->janus : sfu::JanusTurn{}, janus);
+  const auto janusServer =
+      startJanus(config, dataDir, turn ? turn->janus : sfu::JanusTurn{}, janus);
   if (janusServer) {
     serverOptions.webSocketUpstream = [&apiPtr](const std::string& path) {
       api::Api* a = apiPtr.load();

@@ -50,23 +50,32 @@ const std::vector<FieldInfo>& configFields() {
       {"rtp_port_max", &Config::rtp_port_max, "highest UDP port Janus uses for media"},
       {"stage_grace_seconds", &Config::stage_grace_seconds,
        "demote a promoted user who stopped publishing for this long"},
-      {"turn", &Config::turn, "start a private coturn so promoted users behind a UDP-blocking "
-                              "firewall relay over TCP (unless turn_url)"},
+      {"turn", &Config::turn,
+       "start a private coturn so promoted users behind a UDP-blocking firewall relay over TCP "
+       "(unless turn_url)"},
       {"turn_bin", &Config::turn_bin, "turnserver binary for the private coturn"},
       {"turn_url", &Config::turn_url, "use this TURN server (turn:host:port or turns:host:port)"},
-      {"turn_secret", &Config::turn_secret, "static-auth-secret of the TURN server (≥ 16 chars); "
-                                            "with turn: shared through NATS when unset", true},
-      {"turn_host", &Config::turn_host, "host or address browsers reach the private coturn at "
-                                        "(default: public_ip, public_url's host, this host's address)"},
-      {"turn_port", &Config::turn_port, "UDP and TCP port of the private coturn (0: any free port)"},
-      {"turn_listen_ip", &Config::turn_listen_ip, "address the private coturn listens and relays on "
-                                                  "(empty: every address)"},
-      {"turn_relay_min", &Config::turn_relay_min, "lowest UDP port of the private coturn's relays"},
-      {"turn_relay_max", &Config::turn_relay_max, "highest UDP port of the private coturn's relays"},
-      {"turn_tls_cert", &Config::turn_tls_cert, "PEM certificate (chain) for the private coturn's "
-                                                "TLS listener (turns:), valid for turn_host"},
+      {"turn_secret", &Config::turn_secret,
+       "static-auth-secret of the TURN server (≥ 16 chars); with turn: shared through NATS when "
+       "unset",
+       true},
+      {"turn_host", &Config::turn_host,
+       "host or address browsers reach the private coturn at (default: public_ip, public_url's "
+       "host, this host's address)"},
+      {"turn_port", &Config::turn_port,
+       "UDP and TCP port of the private coturn (0: any free port)"},
+      {"turn_listen_ip", &Config::turn_listen_ip,
+       "address the private coturn listens and relays on (empty: every address)"},
+      {"turn_relay_min", &Config::turn_relay_min,
+       "lowest UDP port of the private coturn's relays"},
+      {"turn_relay_max", &Config::turn_relay_max,
+       "highest UDP port of the private coturn's relays"},
+      {"turn_tls_cert", &Config::turn_tls_cert,
+       "PEM certificate (chain) for the private coturn's TLS listener (turns:), valid for "
+       "turn_host"},
       {"turn_tls_key", &Config::turn_tls_key, "PEM key of that certificate"},
-      {"turn_tls_port", &Config::turn_tls_port, "TLS port of the private coturn (0: any free port)"},
+      {"turn_tls_port", &Config::turn_tls_port,
+       "TLS port of the private coturn (0: any free port)"},
       {"web_dir", &Config::web_dir, "the built web app (web/dist); empty: found beside the binary"},
       {"egress", &Config::egress, "run the broadcast (one egress per live room)"},
       {"demo_source", &Config::demo_source,

@@ -38,6 +38,7 @@ struct ApiOptions {
   std::vector<std::string> turnUrls;
   std::string turnSecret;
   std::chrono::seconds turnTtl{std::chrono::hours(12)};
+  std::function<bool()> turnAlive;  // a private coturn's state for /readyz; empty: none
 };
 
 // A Janus server the stage can use (embedded, or given with --janus-url).

@@ -325,6 +325,7 @@ int runServe(Config config) {
   if (turn) {
     options.turnUrls = turn->urls;
     options.turnSecret = turn->secret;
+    if (turnWatch) options.turnAlive = [w = turnWatch.get()] { return w->alive(); };
   }
   api = std::make_unique<api::Api>(std::move(options), *bus, metrics);
   std::unique_ptr<JanusSupervisor> supervisor;

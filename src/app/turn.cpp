@@ -104,10 +104,12 @@ TurnWatch::~TurnWatch() {
 void TurnWatch::run() {
   while (!stop_) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    if (stop_ || turn_.running()) continue;
+    alive_ = turn_.running();
+    if (stop_ || alive_) continue;
     spdlog::error("turn: coturn (TURN relay) died; restarting it");
     try {
       turn_.start();
+      alive_ = true;
       spdlog::info("turn: coturn is back on port {}", turn_.port());
     } catch (const std::exception& e) {
       spdlog::error("turn: restarting coturn failed: {}; retrying", e.what());

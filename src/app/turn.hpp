@@ -41,11 +41,14 @@ class TurnWatch {
   ~TurnWatch();
   TurnWatch(const TurnWatch&) = delete;
   TurnWatch& operator=(const TurnWatch&) = delete;
+  // Whether coturn was running at the last check (any thread).
+  bool alive() const { return alive_; }
 
  private:
   void run();
   sfu::EmbeddedTurn& turn_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> alive_{true};
   std::thread thread_;
 };
 

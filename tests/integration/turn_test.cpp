@@ -95,6 +95,7 @@ TEST_F(Turn, CredentialsCarryAVerifiableTurnServerThatCoturnAccepts) {
   ASSERT_EQ(creds.status, 200) << creds.body;
   const auto ice = creds.json()["iceServers"];
   ASSERT_EQ(ice.size(), 1u) << ice.dump();
+  EXPECT_EQ(httpRequest(base, "GET", "/readyz").json()["turn"], true);
   const uint16_t port = turnPort();
   const std::string where = "127.0.0.1:" + std::to_string(port);
   EXPECT_EQ(ice[0]["urls"], nlohmann::json::array({"turn:" + where + "?transport=udp",
@@ -148,6 +149,12 @@ TEST_F(Turn, AKilledCoturnIsRestartedOnTheSamePort) {
   }
   ASSERT_NE(second, first) << serve_->logTail();
   EXPECT_EQ(turnPort(), port);
+  bool reported = false;  // /readyz says so once the watcher has seen the new coturn
+  for (int i = 0; i < 100 && !reported; ++i) {
+    if (i) std::this_thread::sleep_for(100ms);
+    reported = httpRequest(serve_->baseUrl(), "GET", "/readyz").json().value("turn", false);
+  }
+  EXPECT_TRUE(reported);
   auto room = createRoom(serve_->baseUrl(), "turnagain", 2);
   auto mod = join(serve_->baseUrl(), room.id, room.moderatorInvite, "Teacher");
   auto creds = post(serve_->baseUrl(), "/api/rooms/turnagain/stage/credentials", mod);

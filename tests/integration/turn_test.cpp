@@ -229,6 +229,28 @@ TEST(TurnTls, CoturnAlsoListensOnTlsWithTheGivenCertificate) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(TurnExternal, TurnUrlAndSecretAreHandedOutAndGivenToJanus) {
+  // An address nobody answers at (TEST-NET-1): only what serve hands out is checked.
+  const std::string secret = "an-existing-servers-secret";
+  NatsFixture nats;
+  ServeProcess serve(nats.url(), {"--turn-url", "turn:192.0.2.77:3479", "--turn-secret", secret});
+  ASSERT_TRUE(serve.waitReady(30s)) << serve.logTail();
+  auto room = createRoom(serve.baseUrl(), "extroom", 2);
+  auto mod = join(serve.baseUrl(), room.id, room.moderatorInvite, "Teacher");
+  auto creds = post(serve.baseUrl(), "/api/rooms/extroom/stage/credentials", mod);
+  ASSERT_EQ(creds.status, 200) << creds.body;
+  const auto ice = creds.json()["iceServers"][0];
+  EXPECT_EQ(ice["urls"], nlohmann::json::array({"turn:192.0.2.77:3479?transport=udp",
+                                                "turn:192.0.2.77:3479?transport=tcp"}));
+  EXPECT_EQ(ice["credential"], hmacSha1Base64(secret, ice["username"]));
+  const auto jcfg = readFile(serve.dataDir() + "/janus/janus.jcfg");
+  EXPECT_EQ(capture(jcfg, R"(turn_server = "([^"]+)\")"), "192.0.2.77");
+  EXPECT_EQ(capture(jcfg, R"(turn_port = (\d+))"), "3479");
+  EXPECT_EQ(capture(jcfg, R"(turn_pwd = "([^"]+)\")"),
+            hmacSha1Base64(secret, capture(jcfg, R"(turn_user = "([^"]+)\")")));
+  EXPECT_FALSE(std::filesystem::exists(serve.dataDir() + "/turn")) << "no coturn of our own";
+}
+
 TEST(TurnShared, ServesOnOneNatsShareTheSecret) {
   NatsFixture nats;
   const std::vector<std::string> args = {"--turn",    "--turn-port", "0",    "--turn-host",

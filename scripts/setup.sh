@@ -16,7 +16,7 @@ APT_PACKAGES=(
   # fuzzing (libFuzzer runtime for clang)
   clang libclang-rt-14-dev
   # runtime parts started by serve and by the tests
-  nats-server janus curl iproute2 procps nftables
+  nats-server janus coturn curl iproute2 procps nftables
   # browser end-to-end tests (playwright-core drives Debian's Chromium)
   chromium
   # benchmark peers

@@ -198,6 +198,9 @@ StageOptions stageOptions(const ApiOptions& o) {
     s.publicWsUrl = "ws://" + base.substr(7) + "/janus";
   }
   s.grace = o.stageGrace;
+  s.turnUrls = o.turnUrls;
+  s.turnSecret = o.turnSecret;
+  s.turnTtl = o.turnTtl;
   return s;
 }
 }  // namespace

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "http/message.hpp"
 #include "http/metrics.hpp"
@@ -32,6 +33,12 @@ struct ApiOptions {
   std::chrono::seconds participantLeftGrace{5};
   bool secureCookies = false;  // set when serving HTTPS
   std::chrono::seconds stageGrace{10};  // a promoted user not publishing this long is demoted
+  // TURN for the stage: URLs handed to browsers in iceServers with credentials derived
+  // from the shared secret (username "<expiry>:<userId>"); none when turnUrls is empty.
+  std::vector<std::string> turnUrls;
+  std::string turnSecret;
+  std::chrono::seconds turnTtl{std::chrono::hours(12)};
+  std::function<bool()> turnAlive;  // a private coturn's state for /readyz; empty: none
 };
 
 // A Janus server the stage can use (embedded, or given with --janus-url).

@@ -15,6 +15,8 @@ void addSystemRoutes(http::Router& router, Context& ctx) {
       body["janus"] = janus;
       ready = ready && janus;
     }
+    // Reported, not required: without TURN only users whose UDP is blocked lose the stage.
+    if (ctx.options.turnAlive) body["turn"] = ctx.options.turnAlive();
     body["status"] = ready ? "ready" : "unavailable";
     return jsonResponse(ready ? 200 : 503, body);
   });

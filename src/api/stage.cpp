@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "auth/random.hpp"
+#include "auth/turn_credentials.hpp"
 #include "bus/bus.hpp"
 #include "core/error.hpp"
 #include "sfu/janus_client.hpp"
@@ -265,6 +266,13 @@ json StageService::credentials(const core::RoomState& room, const std::string& u
   grant(room, userId, role, publish);
   const auto p = *existingPlacement(room.id);
   const auto g = *loadGrant(room.id, userId);
+  json iceServers = options_.iceServers;
+  if (!options_.turnUrls.empty()) {
+    const auto turn =
+        auth::turnCredential(options_.turnSecret, userId, nowSeconds() + options_.turnTtl.count());
+    iceServers.push_back(
+        {{"urls", options_.turnUrls}, {"username", turn.username}, {"credential", turn.password}});
+  }
   // The relay path names the Janus that holds this room, so any serve forwards there.
   return {{"janusUrl", options_.publicWsUrl + "/" + p.janusId},
           {"janusRoom", p.janusRoom},
@@ -272,7 +280,7 @@ json StageService::credentials(const core::RoomState& room, const std::string& u
           {"display", userId},
           {"mode", g.publish ? "publish" : "subscribe"},
           {"expiresAt", g.expiresAtMs},
-          {"iceServers", options_.iceServers}};
+          {"iceServers", std::move(iceServers)}};
 }
 
 }  // namespace amphi::api

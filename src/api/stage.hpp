@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +37,9 @@ struct StageOptions {
   std::chrono::seconds grace{10};            // a publisher gone this long is demoted
   std::chrono::seconds joinAllowance{30};    // time to start publishing after promotion
   nlohmann::json iceServers = nlohmann::json::array();
+  std::vector<std::string> turnUrls;         // added to iceServers with a fresh credential
+  std::string turnSecret;
+  std::chrono::seconds turnTtl{std::chrono::hours(12)};
 };
 
 class StageService {
@@ -59,7 +63,8 @@ class StageService {
   // touches nothing when the user holds a publisher grant.
   void revoke(const std::string& roomId, const std::string& userId, bool subscribeOnly = false);
   // {janusUrl, janusRoom, token, iceServers, display}; grants when needed (callers
-  // check who may ask). Throws Unavailable when no Janus is reachable.
+  // check who may ask). iceServers carries the TURN server, if any, with a credential
+  // for this user valid for turnTtl. Throws Unavailable when no Janus is reachable.
   nlohmann::json credentials(const core::RoomState& room, const std::string& userId,
                              core::Role role, bool publish);
 

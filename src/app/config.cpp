@@ -50,6 +50,32 @@ const std::vector<FieldInfo>& configFields() {
       {"rtp_port_max", &Config::rtp_port_max, "highest UDP port Janus uses for media"},
       {"stage_grace_seconds", &Config::stage_grace_seconds,
        "demote a promoted user who stopped publishing for this long"},
+      {"turn", &Config::turn,
+       "start a private coturn so promoted users behind a UDP-blocking firewall relay over TCP "
+       "(unless turn_url)"},
+      {"turn_bin", &Config::turn_bin, "turnserver binary for the private coturn"},
+      {"turn_url", &Config::turn_url, "use this TURN server (turn:host:port or turns:host:port)"},
+      {"turn_secret", &Config::turn_secret,
+       "static-auth-secret of the TURN server (≥ 16 chars); with turn: shared through NATS when "
+       "unset",
+       true},
+      {"turn_host", &Config::turn_host,
+       "host or address browsers reach the private coturn at (default: public_ip, public_url's "
+       "host, this host's address)"},
+      {"turn_port", &Config::turn_port,
+       "UDP and TCP port of the private coturn (0: any free port)"},
+      {"turn_listen_ip", &Config::turn_listen_ip,
+       "address the private coturn listens and relays on (empty: every address)"},
+      {"turn_relay_min", &Config::turn_relay_min,
+       "lowest UDP port of the private coturn's relays"},
+      {"turn_relay_max", &Config::turn_relay_max,
+       "highest UDP port of the private coturn's relays"},
+      {"turn_tls_cert", &Config::turn_tls_cert,
+       "PEM certificate (chain) for the private coturn's TLS listener (turns:), valid for "
+       "turn_host"},
+      {"turn_tls_key", &Config::turn_tls_key, "PEM key of that certificate"},
+      {"turn_tls_port", &Config::turn_tls_port,
+       "TLS port of the private coturn (0: any free port)"},
       {"web_dir", &Config::web_dir, "the built web app (web/dist); empty: found beside the binary"},
       {"egress", &Config::egress, "run the broadcast (one egress per live room)"},
       {"demo_source", &Config::demo_source,
@@ -202,6 +228,20 @@ void validate(const Config& c) {
   require(c.janus_url.empty() || (!c.janus_http_url.empty() && !c.janus_admin_url.empty() &&
                                   !c.janus_admin_secret.empty()),
           "janus_url needs janus_http_url, janus_admin_url and janus_admin_secret too");
+  require(c.turn_url.empty() || c.turn_url.rfind("turn:", 0) == 0 ||
+              c.turn_url.rfind("turns:", 0) == 0,
+          "turn_url: turn:host:port or turns:host:port");
+  require(c.turn_url.empty() || !c.turn_secret.empty(),
+          "turn_url needs turn_secret (the server's static-auth-secret) too");
+  require(c.turn_secret.empty() || c.turn_secret.size() >= 16,
+          "turn_secret: must be at least 16 characters");
+  require(c.turn_port >= 0 && c.turn_port < 65536, "turn_port: 0 to 65535");
+  require(c.turn_tls_port >= 0 && c.turn_tls_port < 65536, "turn_tls_port: 0 to 65535");
+  require(c.turn_tls_cert.empty() == c.turn_tls_key.empty(),
+          "turn_tls_cert and turn_tls_key go together");
+  require(c.turn_relay_min >= 1024 && c.turn_relay_min <= c.turn_relay_max &&
+              c.turn_relay_max < 65536,
+          "turn_relay_min, turn_relay_max: a range within 1024-65535");
   require(c.nats_replicas == 1 || c.nats_replicas == 3 || c.nats_replicas == 5,
           "nats_replicas: 1, 3 or 5");
   require(!c.public_url.empty() ? c.public_url.rfind("http", 0) == 0 : true,

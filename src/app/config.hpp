@@ -46,6 +46,19 @@ struct Config {
   int rtp_port_min = 20000;             // Janus ICE/RTP UDP port range
   int rtp_port_max = 20999;
   int stage_grace_seconds = 10;         // a promoted user not publishing this long is demoted
+  // TURN relay for promoted users behind UDP-blocking firewalls (off by default)
+  bool turn = false;                    // start a private coturn (when turn_url is empty)
+  std::string turn_bin = "turnserver";
+  std::string turn_url;                 // an existing TURN server: turn:host:port | turns:host:port
+  std::string turn_secret;              // its static-auth-secret; --turn: empty = shared via NATS
+  std::string turn_host;                // host in the private coturn's URLs; empty: see config.cpp
+  int turn_port = 3478;                 // private coturn UDP+TCP port (0: any free port)
+  std::string turn_listen_ip;           // private coturn listening address; empty: every address
+  int turn_relay_min = 49152;           // private coturn relay ports (UDP)
+  int turn_relay_max = 65535;
+  std::string turn_tls_cert;            // PEM certificate chain: private coturn also on TLS
+  std::string turn_tls_key;             //   its key
+  int turn_tls_port = 5349;             //   TLS over TCP port (0: any free port)
   // Broadcast (egress → LL-HLS origin)
   bool egress = true;                   // run one egress per live room (leased across serves)
   std::string demo_source;              // "test": room demo goes live with the test source

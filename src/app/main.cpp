@@ -14,7 +14,8 @@ namespace {
 using amphi::app::Config;
 
 // Every config field becomes a flag (--nats-url for nats_url); values given on the
-// command line are applied after the TOML file and the environment.
+// command line are applied after the TOML file and the environment. Boolean fields may
+// be given bare (--turn for --turn true).
 void addConfigFlags(CLI::App& cmd, std::map<std::string, std::string>& given) {
   for (const auto& field : amphi::app::configFields()) {
     std::string flag = std::string("--") + field.name;
@@ -22,9 +23,14 @@ void addConfigFlags(CLI::App& cmd, std::map<std::string, std::string>& given) {
     std::string help = std::string(field.help) + "  [env AMPHI_";
     for (const char* p = field.name; *p; ++p) help += static_cast<char>(std::toupper(*p));
     help += "]";
-    cmd.add_option_function<std::string>(
-        flag, [&given, name = std::string(field.name)](const std::string& v) { given[name] = v; },
+    const bool isBool = std::holds_alternative<bool amphi::app::Config::*>(field.ref);
+    auto* option = cmd.add_option_function<std::string>(
+        flag,
+        [&given, name = std::string(field.name), isBool](const std::string& v) {
+          given[name] = isBool && v.empty() ? "true" : v;  // a bare --turn means true
+        },
         help);
+    if (isBool) option->expected(0, 1);
   }
 }
 

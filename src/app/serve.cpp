@@ -16,6 +16,7 @@
 #include "api/api.hpp"
 #include "app/egress_supervisor.hpp"
 #include "app/embedded_nats.hpp"
+#include "app/turn.hpp"
 #include "auth/random.hpp"
 #include "bus/bus.hpp"
 #include "core/error.hpp"
@@ -93,6 +94,7 @@ api::ApiOptions apiOptions(const Config& c, std::string publicUrl, std::string a
 
 // The Janus for the stage: the configured one, or a private one (nullopt: no stage).
 std::optional<api::JanusServer> startJanus(const Config& config, const fs::path& dataDir,
+                                           const sfu::JanusTurn& turn,
                                            std::unique_ptr<sfu::EmbeddedJanus>& embedded) {
   if (!config.janus_url.empty()) {
     return api::JanusServer{"external", config.janus_url, config.janus_http_url,
@@ -104,6 +106,7 @@ std::optional<api::JanusServer> startJanus(const Config& config, const fs::path&
   options.binary = config.janus_bin;
   options.dataDir = dataDir.string();
   options.publicIp = config.public_ip;
+  options.turn = turn;
   options.rtpMin = config.rtp_port_min;
   options.rtpMax = config.rtp_port_max;
   try {
@@ -152,6 +155,28 @@ class JanusSupervisor {
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
+
+// TURN as configured; nullopt when off or when it failed to start (the stage then works
+// for users whose UDP reaches Janus).
+std::optional<TurnPlan> startTurnOrWarn(const Config& config, const fs::path& dataDir,
+                                        bus::Bus& bus) {
+  if (config.turn && config.turn_url.empty()) {
+    std::cout << "Starting coturn for the stage (log "
+              << (dataDir / "turn" / "turnserver.log").string() << ") ..." << std::endl;
+  }
+  try {
+    auto plan = startTurn(config, dataDir, bus);
+    if (plan) {
+      std::string urls;
+      for (const auto& u : plan->urls) urls += (urls.empty() ? "" : ", ") + u;
+      std::cout << "TURN: " << urls << std::endl;
+    }
+    return plan;
+  } catch (const std::exception& e) {
+    spdlog::error("TURN is off: {} (install the 'coturn' package, or pass --turn-url)", e.what());
+    return std::nullopt;
+  }
+}
 
 // The NATS URL to use: the configured one, or a private server's.
 std::string startNats(const Config& config, const fs::path& dataDir,
@@ -260,8 +285,12 @@ int runServe(Config config) {
   serverOptions.heartbeat = std::chrono::seconds(config.heartbeat_seconds);
   serverOptions.sseQueueLimit = static_cast<std::size_t>(config.sse_queue_limit);
   serverOptions.workerThreads = static_cast<std::size_t>(config.worker_threads);
+  const auto turn = startTurnOrWarn(config, dataDir, *bus);
+  std::unique_ptr<TurnWatch> turnWatch;
+  if (turn && turn->embedded) turnWatch = std::make_unique<TurnWatch>(*turn->embedded);
   std::unique_ptr<sfu::EmbeddedJanus> janus;
-  const auto janusServer = startJanus(config, dataDir, janus);
+  const auto janusServer =
+      startJanus(config, dataDir, turn ? turn->janus : sfu::JanusTurn{}, janus);
   if (janusServer) {
     serverOptions.webSocketUpstream = [&apiPtr](const std::string& path) {
       api::Api* a = apiPtr.load();
@@ -294,7 +323,13 @@ int runServe(Config config) {
                                 ":" + std::to_string(bound);
   const std::string publicUrl = config.public_url.empty() ? listenUrl : config.public_url;
   writeFile(dataDir / "public.url", publicUrl, false);
-  api = std::make_unique<api::Api>(apiOptions(config, publicUrl, admin), *bus, metrics);
+  auto options = apiOptions(config, publicUrl, admin);
+  if (turn) {
+    options.turnUrls = turn->urls;
+    options.turnSecret = turn->secret;
+    if (turnWatch) options.turnAlive = [w = turnWatch.get()] { return w->alive(); };
+  }
+  api = std::make_unique<api::Api>(std::move(options), *bus, metrics);
   std::unique_ptr<JanusSupervisor> supervisor;
   if (janusServer) {
     try {
@@ -355,6 +390,11 @@ int runServe(Config config) {
   if (janus) {
     spdlog::info("stopping Janus");
     janus->stop();
+  }
+  turnWatch.reset();
+  if (turn && turn->embedded) {
+    spdlog::info("stopping coturn");
+    turn->embedded->stop();
   }
   if (embedded) {
     spdlog::info("stopping nats-server");

@@ -117,6 +117,7 @@ void EmbeddedJanus::writeConfig(const Ports& ports) const {
   config.adminSecret = options_.adminSecret;
   config.roomAdminKey = options_.roomAdminKey;
   config.publicIp = options_.publicIp;
+  config.turn = options_.turn;
   config.rtpMin = options_.rtpMin;
   config.rtpMax = options_.rtpMax;
   writeJanusConfig(config);  // logFile stays empty: Janus logs to stdout, which we append

@@ -105,6 +105,13 @@ std::string coreConfig(const JanusConfig& c) {
       quoted(c.libDir + "/events"), quoted(c.libDir + "/loggers"), logging, quoted(c.adminSecret));
   std::string nat = "nat: {\n  nice_debug = false\n";
   if (!c.publicIp.empty()) nat += fmt::format("  nat_1_1_mapping = {}\n", quoted(c.publicIp));
+  if (!c.turn.server.empty()) {
+    nat += fmt::format(
+        "  turn_server = {}\n  turn_port = {}\n  turn_type = {}\n  turn_user = {}\n"
+        "  turn_pwd = {}\n",
+        quoted(c.turn.server), c.turn.port, quoted(c.turn.type), quoted(c.turn.user),
+        quoted(c.turn.password));
+  }
   nat += "}\n";
   auto plugins = modulesIn(c.libDir + "/plugins", kKnownPlugins);
   auto transports = modulesIn(c.libDir + "/transports", kKnownTransports);

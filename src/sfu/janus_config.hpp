@@ -11,6 +11,16 @@ namespace amphi::sfu {
 // Where the Debian package installs plugins, transports, events and loggers.
 inline constexpr const char* kJanusLibDir = "/usr/lib/x86_64-linux-gnu/janus";
 
+// The TURN server Janus itself uses for its side of ICE (nat.turn_*); off when server is
+// empty. user/password are a long-lived credential of the shared-secret scheme.
+struct JanusTurn {
+  std::string server;         // host name or address
+  uint16_t port = 3478;
+  std::string type = "udp";   // udp, tcp or tls
+  std::string user;
+  std::string password;
+};
+
 struct JanusConfig {
   std::string dir;           // the config folder (<data>/janus); created when missing
   uint16_t wsPort = 0;       // WebSocket API (janus-protocol) on 127.0.0.1
@@ -19,6 +29,7 @@ struct JanusConfig {
   std::string adminSecret;   // admin_secret of the Admin API; required
   std::string roomAdminKey;  // VideoRoom admin_key (room create, rtp_forward); required
   std::string publicIp;      // nat_1_1_mapping when set (a server behind 1:1 NAT)
+  JanusTurn turn;            // nat.turn_* when turn.server is set
   int rtpMin = 20000;        // media.rtp_port_range (ICE and RTP ports)
   int rtpMax = 20999;
   std::string logFile;                // log_to_file (and no stdout logging) when set; else stdout

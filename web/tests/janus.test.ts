@@ -195,6 +195,34 @@ describe('StageLink discovery and kicks (no media)', () => {
     await link.close();
   });
 
+  it('PeerConnections get the iceServers of the credentials (the TURN relay)', async () => {
+    const iceServers: RTCIceServer[] = [
+      { urls: ['turn:203.0.113.5:3478?transport=udp', 'turn:203.0.113.5:3478?transport=tcp'], username: '1700000000:me', credential: 'c3VwZXI=' },
+    ];
+    const configs: RTCConfiguration[] = [];
+    const link = await StageLink.open({
+      creds: { janusUrl: 'ws://h', janusRoom: 55, token: 'good', iceServers },
+      selfUserId: 'me',
+      session: { socketFactory: factory },
+      peerConnection: (config) => {
+        configs.push(config);
+        throw new Error('no media in unit tests'); // the subscription is dropped; enough here
+      },
+      mediaStream: () => ({ getTracks: () => [], addTrack: () => undefined }) as unknown as MediaStream,
+    });
+    const ws = FakeJanus.last!;
+    ws.plugin.listparticipants = () => [
+      { janus: 'success', plugindata: { plugin: 'janus.plugin.videoroom', data: { participants: [{ id: 1, display: 'host', publisher: true }] } } },
+    ];
+    ws.plugin.join = () => [
+      { janus: 'event', plugindata: { plugin: 'janus.plugin.videoroom', data: { videoroom: 'attached', id: 1 } }, jsep: { type: 'offer', sdp: 'v=0' } },
+    ];
+    link.startDiscovery();
+    await vi.waitFor(() => expect(configs.length).toBeGreaterThan(0));
+    expect(configs[0].iceServers).toEqual(iceServers);
+    await link.close();
+  });
+
   it('a lost Janus connection is a link failure', async () => {
     const link = await StageLink.open({
       creds: { janusUrl: 'ws://h', janusRoom: 55, token: 'good', iceServers: [] },

@@ -94,6 +94,7 @@ TEST_F(JanusConfigTest, CoreHasTokenAuthAdminSecretAndNoApiSecret) {
   EXPECT_TRUE(contains(core, "broadcast = false"));  // no event handlers
   EXPECT_FALSE(contains(core, "ice_enforce_list"));
   EXPECT_FALSE(contains(core, "nat_1_1_mapping"));  // no public IP given
+  EXPECT_FALSE(contains(core, "turn_server"));      // no TURN given
   EXPECT_TRUE(contains(core, "log_to_stdout = true"));
   EXPECT_FALSE(contains(core, "log_to_file"));
 }
@@ -109,6 +110,18 @@ TEST_F(JanusConfigTest, PublicIpLogFileAndRtpRange) {
   EXPECT_EQ(stringValue(core, "log_to_file"), config_.dir + "/janus.log");
   EXPECT_TRUE(contains(core, "log_to_stdout = false"));
   EXPECT_EQ(stringValue(core, "rtp_port_range"), "30000-30100");
+}
+
+TEST_F(JanusConfigTest, TurnServerInTheNatSection) {
+  config_.turn = {"10.99.0.1", 34780, "udp", "2000000000:janus", "cGFzc3dvcmQ="};
+  writeJanusConfig(config_);
+  std::string core = file("janus.jcfg");
+  const auto nat = core.substr(core.find("nat: {"));
+  EXPECT_EQ(stringValue(nat, "turn_server"), "10.99.0.1");
+  EXPECT_TRUE(contains(nat, "\n  turn_port = 34780\n"));
+  EXPECT_EQ(stringValue(nat, "turn_type"), "udp");
+  EXPECT_EQ(stringValue(nat, "turn_user"), "2000000000:janus");
+  EXPECT_EQ(stringValue(nat, "turn_pwd"), "cGFzc3dvcmQ=");
 }
 
 TEST_F(JanusConfigTest, OnlyVideoRoomHttpAndWebSocketsStayEnabled) {

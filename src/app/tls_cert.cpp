@@ -2,15 +2,14 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -172,7 +171,8 @@ std::string certPem(X509* cert) {
 
 std::string keyPem(EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     fail("writing the private key");
   }
   return bioText(bio.get());
@@ -180,8 +180,8 @@ std::string keyPem(EVP_PKEY* key) {
 
 std::vector<std::string> altNames(X509* cert) {
   std::vector<std::string> names;
-  NamesPtr list(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  NamesPtr list(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   for (int i = 0; list && i < sk_GENERAL_NAME_num(list.get()); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(list.get(), i);
     if (name->type == GEN_DNS) {
@@ -192,8 +192,8 @@ std::vector<std::string> altNames(X509* cert) {
       const ASN1_OCTET_STRING* s = name->d.iPAddress;
       const int len = ASN1_STRING_length(s);
       char out[INET6_ADDRSTRLEN];
-      if ((len == 4 || len == 16) && inet_ntop(len == 4 ? AF_INET : AF_INET6,
-                                               ASN1_STRING_get0_data(s), out, sizeof out)) {
+      if ((len == 4 || len == 16) &&
+          inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(s), out, sizeof out)) {
         names.emplace_back(out);
       }
     }
@@ -218,8 +218,8 @@ std::string spkiSha256Base64(X509* cert) {
   if (len <= 0) fail("encoding the public key");
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned digestLen = 0;
-  const int ok = EVP_Digest(der, static_cast<std::size_t>(len), digest, &digestLen, EVP_sha256(),
-                            nullptr);
+  const int ok =
+      EVP_Digest(der, static_cast<std::size_t>(len), digest, &digestLen, EVP_sha256(), nullptr);
   OPENSSL_free(der);
   if (ok != 1) fail("hashing the public key");
   std::string out(4 * ((digestLen + 2) / 3) + 1, '\0');
@@ -283,8 +283,8 @@ X509Ptr makeCertificate(EVP_PKEY* key, const std::vector<std::string>& names, in
   if (X509_set_issuer_name(cert.get(), subject) != 1) fail("X509_set_issuer_name");
   std::string sans;
   for (const auto& name : names) {
-    sans += (sans.empty() ? "" : ",") + std::string(canonicalIp(name).empty() ? "DNS:" : "IP:") +
-            name;
+    sans +=
+        (sans.empty() ? "" : ",") + std::string(canonicalIp(name).empty() ? "DNS:" : "IP:") + name;
   }
   addExtension(cert.get(), NID_basic_constraints, "critical,CA:FALSE");
   addExtension(cert.get(), NID_key_usage, "critical,digitalSignature");

@@ -10,22 +10,21 @@
 namespace amphi::app {
 
 struct TlsCertificate {
-  std::string certFile;                // PEM
-  std::string keyFile;                 // PEM (mode 0600 when generated)
-  std::string sha256Fingerprint;       // "AB:CD:…" of the DER certificate, as browsers show it
-  std::string spkiSha256Base64;        // base64 SHA-256 of the public key (SubjectPublicKeyInfo):
-                                       //   Chromium's --ignore-certificate-errors-spki-list
-  std::vector<std::string> names;      // subjectAltName entries, DNS names and IP addresses
-  std::string notAfter;                // expiry, "YYYY-MM-DD"
-  bool generated = false;              // ensureSelfSigned: false when an earlier one was reused
+  std::string certFile;            // PEM
+  std::string keyFile;             // PEM (mode 0600 when generated)
+  std::string sha256Fingerprint;   // "AB:CD:…" of the DER certificate, as browsers show it
+  std::string spkiSha256Base64;    // base64 SHA-256 of the public key (SubjectPublicKeyInfo):
+                                   //   Chromium's --ignore-certificate-errors-spki-list
+  std::vector<std::string> names;  // subjectAltName entries, DNS names and IP addresses
+  std::string notAfter;            // expiry, "YYYY-MM-DD"
+  bool generated = false;          // ensureSelfSigned: false when an earlier one was reused
 };
 
 // The names a self-signed certificate for this serve must carry: localhost, 127.0.0.1,
 // the listen host (unless it is a wildcard address), the host of publicUrl and publicIp
 // (when set); no duplicates, in that order.
 std::vector<std::string> selfSignedNames(const std::string& listenHost,
-                                         const std::string& publicUrl,
-                                         const std::string& publicIp);
+                                         const std::string& publicUrl, const std::string& publicIp);
 
 // <dir>/self-signed.crt and .key (dir is created): reused when both exist, the key belongs to the
 // certificate, it covers every name and is valid for 30 more days; otherwise a new EC

@@ -3,6 +3,7 @@
 // Origin check, SSE event delivery, and a Janus round trip through the WSS proxy on
 // /janus; HSTS on responses; the plain listener redirecting; the certificate reused on
 // restart and its printed fingerprint the one the server presents.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <boost/asio/connect.hpp>
@@ -12,10 +13,11 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-
-#include <fmt/format.h>
-
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <thread>
 
@@ -67,7 +69,8 @@ std::string header(const HttpResult& r, const std::string& name) {
 class WssClient {
  public:
   // url: wss://host:port/path
-  explicit WssClient(const std::string& url) : ssl_(asio::ssl::context::tls_client), ws_(io_, ssl_) {
+  explicit WssClient(const std::string& url)
+      : ssl_(asio::ssl::context::tls_client), ws_(io_, ssl_) {
     static const std::regex re("wss://([^:/]+):([0-9]+)(/.*)");
     std::smatch m;
     if (!std::regex_match(url, m, re)) throw std::runtime_error("not a wss:// URL: " + url);
@@ -136,8 +139,8 @@ TEST_F(Https, CertificateIsPrintedPresentedAndReusedOnRestart) {
   }
   // Plain HTTP on the HTTPS port gets no HTTP answer (the handshake fails, the
   // connection closes).
-  const auto raw = rawExchange("127.0.0.1", serve_->port(),
-                               "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 5s);
+  const auto raw =
+      rawExchange("127.0.0.1", serve_->port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 5s);
   EXPECT_EQ(raw.find("HTTP/1.1 200"), std::string::npos) << raw;
 
   ASSERT_TRUE(serve_->stop());
@@ -146,8 +149,7 @@ TEST_F(Https, CertificateIsPrintedPresentedAndReusedOnRestart) {
   const auto again = printedFingerprints(serve_->logFile());
   ASSERT_EQ(again.size(), 2u);
   EXPECT_EQ(again[1], printed[0]) << "the same certificate after a restart";
-  EXPECT_NE(readAll(serve_->logFile()).find("self-signed certificate (reused)"),
-            std::string::npos);
+  EXPECT_NE(readAll(serve_->logFile()).find("self-signed certificate (reused)"), std::string::npos);
   wire::Socket socket(wire::parseBaseUrl(base_), 5s);
   EXPECT_EQ(socket.peerFingerprint(), printed[0]);
 }
@@ -158,9 +160,9 @@ TEST_F(Https, ApiCookieHstsAndRedirect) {
   EXPECT_EQ(header(health, "strict-transport-security"), "max-age=31536000");
 
   // Links are https://: invites and hlsUrl.
-  auto created = httpRequest(base_, "POST", "/api/rooms",
-                             R"({"id":"secure","title":"Secure","maxStage":2})",
-                             {{"Authorization", std::string("Bearer ") + ServeProcess::kAdminKey}});
+  auto created =
+      httpRequest(base_, "POST", "/api/rooms", R"({"id":"secure","title":"Secure","maxStage":2})",
+                  {{"Authorization", std::string("Bearer ") + ServeProcess::kAdminKey}});
   ASSERT_EQ(created.status, 201) << created.body;
   const std::string link = created.json()["invites"]["viewer"]["link"];
   EXPECT_EQ(link.rfind(base_ + "/", 0), 0u) << link;
@@ -232,6 +234,54 @@ TEST_F(Https, EventsAndJanusOverTls) {
   EXPECT_EQ(handle["janus"], "success") << handle.dump();
   auto bad = janus.request({{"janus", "create"}, {"transaction", "t3"}, {"token", "wrong"}});
   EXPECT_EQ(bad["janus"], "error") << "Janus checks the token behind the relay";
+}
+
+// stdout of a shell command.
+std::string run(const std::string& command) {
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
+  std::string out;
+  char buf[4096];
+  while (pipe && std::fgets(buf, sizeof buf, pipe.get())) out += buf;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+// --tls-cert/--tls-key: a certificate made elsewhere (here by the openssl tool) is served
+// as it is; a key that does not match stops serve at start with a message naming it.
+TEST(HttpsOwnCertificate, ServedAsGivenAndCheckedAtStart) {
+  NatsFixture nats;
+  const std::string dir = uniqueTempDir("amphi-tls-own");
+  const std::string cert = dir + "/cert.pem", key = dir + "/key.pem", other = dir + "/other.pem";
+  for (const auto& [c, k] : {std::pair{cert, key}, std::pair{dir + "/c2.pem", other}}) {
+    ASSERT_EQ(std::system(("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                           "-subj /CN=localhost -days 2 -keyout " +
+                           k + " -out " + c + " 2>/dev/null")
+                              .c_str()),
+              0);
+  }
+  const std::string fp = run("openssl x509 -noout -fingerprint -sha256 -in " + cert);
+  const std::vector<std::string> noMedia = {"--janus", "false", "--egress", "false"};
+  {
+    auto args = noMedia;
+    args.insert(args.end(), {"--tls-cert", cert, "--tls-key", key});
+    ServeProcess serve(nats.url(), args);
+    ASSERT_EQ(serve.baseUrl().rfind("https://", 0), 0u);
+    EXPECT_EQ(httpRequest(serve.baseUrl(), "GET", "/healthz").status, 200);
+    wire::Socket socket(wire::parseBaseUrl(serve.baseUrl()), 5s);
+    EXPECT_EQ(socket.peerFingerprint(), fp.substr(fp.find('=') + 1));
+    EXPECT_EQ(printedFingerprints(serve.logFile()),
+              std::vector<std::string>{socket.peerFingerprint()});
+  }
+  auto args = noMedia;
+  args.insert(args.end(), {"--tls-cert", cert, "--tls-key", other});
+  try {
+    ServeProcess serve(nats.url(), args);
+    ADD_FAILURE() << "serve started with a key that is not the certificate's";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not belong to certificate"), std::string::npos)
+        << e.what();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

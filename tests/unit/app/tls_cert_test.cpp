@@ -38,8 +38,8 @@ class TlsCert : public ::testing::Test {
   std::string dir_;
 };
 
-const std::vector<std::string> kNames = {"localhost", "127.0.0.1", "10.1.2.3",
-                                         "class.example.org", "::1"};
+const std::vector<std::string> kNames = {"localhost", "127.0.0.1", "10.1.2.3", "class.example.org",
+                                         "::1"};
 
 TEST_F(TlsCert, GeneratesWhatOpensslReads) {
   const auto cert = ensureSelfSigned(dir_, kNames);

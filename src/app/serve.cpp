@@ -360,6 +360,10 @@ int runServe(Config config) {
       (tls ? "https://" : "http://") + urlHost + ":" + std::to_string(bound);
   auto redirect = startRedirect(config, io, metrics, urlHost, bound);
   const std::string publicUrl = config.public_url.empty() ? listenUrl : config.public_url;
+  if (tls && publicUrl.rfind("http://", 0) == 0) {
+    spdlog::warn("public_url {} is http:// while serve speaks HTTPS: links and the Origin "
+                 "check use it, and the Secure session cookie needs https://", publicUrl);
+  }
   writeFile(dataDir / "public.url", publicUrl, false);
   api = std::make_unique<api::Api>(apiOptions(config, publicUrl, admin), *bus, metrics);
   std::unique_ptr<JanusSupervisor> supervisor;

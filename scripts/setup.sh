@@ -17,6 +17,8 @@ APT_PACKAGES=(
   clang libclang-rt-14-dev
   # runtime parts started by serve and by the tests
   nats-server janus coturn curl iproute2 procps nftables
+  # the openssl tool: unit tests check generated certificates against it
+  openssl
   # browser end-to-end tests (playwright-core drives Debian's Chromium)
   chromium
   # benchmark peers

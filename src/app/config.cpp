@@ -77,6 +77,14 @@ const std::vector<FieldInfo>& configFields() {
       {"turn_tls_port", &Config::turn_tls_port,
        "TLS port of the private coturn (0: any free port)"},
       {"web_dir", &Config::web_dir, "the built web app (web/dist); empty: found beside the binary"},
+      {"tls", &Config::tls, "'self-signed': serve HTTPS with a certificate generated into "
+                            "<data_dir>/tls (reused on restart; its fingerprint is printed)"},
+      {"tls_cert", &Config::tls_cert, "serve HTTPS with this PEM certificate chain (and tls_key)"},
+      {"tls_key", &Config::tls_key, "PEM private key of tls_cert"},
+      {"http_redirect", &Config::http_redirect,
+       "with TLS: host:port answering plain HTTP with a redirect to HTTPS (empty: off)"},
+      {"hsts_seconds", &Config::hsts_seconds,
+       "with TLS: Strict-Transport-Security max-age in seconds (0: no header)"},
       {"egress", &Config::egress, "run the broadcast (one egress per live room)"},
       {"demo_source", &Config::demo_source,
        "'test': room demo goes live at start with a test pattern, clock and tone"},
@@ -191,6 +199,8 @@ std::map<std::string, std::string> processEnvironment() {
   return env;
 }
 
+bool tlsEnabled(const Config& c) { return !c.tls.empty() || !c.tls_cert.empty(); }
+
 void validate(const Config& c) {
   auto require = [](bool ok, const std::string& message) {
     if (!ok) throw std::runtime_error(message);
@@ -246,6 +256,14 @@ void validate(const Config& c) {
           "nats_replicas: 1, 3 or 5");
   require(!c.public_url.empty() ? c.public_url.rfind("http", 0) == 0 : true,
           "public_url: must start with http:// or https://");
+  require(c.tls.empty() || c.tls == "self-signed", "tls: empty or 'self-signed'");
+  require(c.tls_cert.empty() == c.tls_key.empty(), "tls_cert and tls_key go together");
+  require(c.tls.empty() || c.tls_cert.empty(), "tls: 'self-signed' or tls_cert/tls_key, not both");
+  require(c.http_redirect.empty() || c.http_redirect.find(':') != std::string::npos,
+          "http_redirect: expected host:port, got '" + c.http_redirect + "'");
+  require(c.http_redirect.empty() || tlsEnabled(c),
+          "http_redirect: only with TLS (tls = 'self-signed' or tls_cert/tls_key)");
+  require(c.hsts_seconds >= 0, "hsts_seconds: 0 or more");
 }
 
 }  // namespace amphi::app

@@ -16,7 +16,7 @@ struct Config {
   std::string data_dir = "./data";      // nats store, admin key, logs
   std::string nats_url;                 // empty: start a private nats-server
   std::string nats_server_bin = "nats-server";
-  std::string public_url;               // base of links; empty: http://<listen address>
+  std::string public_url;               // base of links; empty: http(s)://<listen address>
   std::string log_level = "info";       // trace, debug, info, warn, error
   std::string admin_key;                // empty: generated into <data_dir>/admin.key
   std::string session_secret;           // empty: shared via the NATS KV bucket
@@ -34,6 +34,12 @@ struct Config {
   int nats_replicas = 1;                // 3 on a NATS cluster
   bool demo_room = true;                // create room "demo" on a fresh data dir
   std::string web_dir;                  // built web app; empty: web/dist beside the build
+  // HTTPS (and WSS for /janus): tls_cert + tls_key, or tls = "self-signed"
+  std::string tls;                      // "self-signed": generated into <data_dir>/tls, reused
+  std::string tls_cert;                 // PEM certificate chain
+  std::string tls_key;                  // PEM private key
+  std::string http_redirect;            // with TLS: host:port redirecting HTTP to HTTPS; "": off
+  int hsts_seconds = 31536000;          // with TLS: Strict-Transport-Security max-age; 0: none
   // Stage (Janus VideoRoom)
   bool janus = true;                    // start a private Janus (when janus_url is empty)
   std::string janus_bin = "janus";
@@ -88,6 +94,8 @@ void applyTomlFile(Config& config, const std::string& path);
 void applyEnvironment(Config& config, const std::map<std::string, std::string>& env);
 // Assigns a textual value to a field; throws std::runtime_error on bad values.
 void setField(Config& config, const FieldInfo& field, const std::string& value);
+// True when serve speaks HTTPS (tls = "self-signed" or tls_cert set).
+bool tlsEnabled(const Config& config);
 // Checks ranges; throws std::runtime_error with what to fix.
 void validate(const Config& config);
 std::map<std::string, std::string> processEnvironment();

@@ -16,10 +16,12 @@
 #include "api/api.hpp"
 #include "app/egress_supervisor.hpp"
 #include "app/embedded_nats.hpp"
+#include "app/tls_cert.hpp"
 #include "app/turn.hpp"
 #include "auth/random.hpp"
 #include "bus/bus.hpp"
 #include "core/error.hpp"
+#include "http/redirect.hpp"
 #include "http/server.hpp"
 #include "http/static_files.hpp"
 #include "origin/origin.hpp"
@@ -87,9 +89,68 @@ api::ApiOptions apiOptions(const Config& c, std::string publicUrl, std::string a
   o.handPerMinute = c.hand_per_minute;
   o.handBurst = c.hand_burst;
   o.maxSsePerUser = static_cast<std::size_t>(c.max_sse_per_user);
-  o.secureCookies = o.publicUrl.rfind("https://", 0) == 0;
+  o.secureCookies = o.publicUrl.rfind("https://", 0) == 0 || tlsEnabled(c);
   o.stageGrace = std::chrono::seconds(c.stage_grace_seconds);
   return o;
+}
+
+// "https://host:port/path" → "https://host:port".
+std::string originOf(const std::string& url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  return url.substr(0, url.find('/', scheme + 3));
+}
+
+std::string joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+// HTTPS: the certificate to serve (generated or reused for --tls self-signed), printed
+// with its fingerprints; nullopt for plain HTTP.
+std::optional<TlsCertificate> setupTls(const Config& c, const fs::path& dataDir,
+                                       const std::string& listenHost) {
+  if (!tlsEnabled(c)) return std::nullopt;
+  TlsCertificate cert;
+  if (c.tls == "self-signed") {
+    cert = ensureSelfSigned((dataDir / "tls").string(),
+                            selfSignedNames(listenHost, c.public_url, c.public_ip));
+  } else {
+    cert = describeCertificate(c.tls_cert, c.tls_key);
+  }
+  const char* what = !c.tls_cert.empty() ? "certificate"
+                     : cert.generated    ? "new self-signed certificate"
+                                         : "self-signed certificate (reused)";
+  std::cout << "TLS: " << what << " " << cert.certFile << " for " << joined(cert.names)
+            << ", valid until " << cert.notAfter << "\n"
+            << "  SHA-256 fingerprint: " << cert.sha256Fingerprint << "\n"
+            << "  public key (SPKI) SHA-256, base64: " << cert.spkiSha256Base64 << std::endl;
+  return cert;
+}
+
+// --http-redirect: a plain listener answering every request with a redirect to HTTPS.
+std::unique_ptr<http::Server> startRedirect(const Config& c, boost::asio::io_context& io,
+                                            http::Metrics& metrics, const std::string& httpsHost,
+                                            uint16_t httpsPort) {
+  if (c.http_redirect.empty()) return nullptr;
+  auto [host, port] = splitHostPort(c.http_redirect);
+  http::ServerOptions o;
+  o.host = host;
+  o.port = port;
+  o.workerThreads = 1;
+  o.addressFlag = "--http-redirect";
+  const bool httpsPublic = c.public_url.rfind("https://", 0) == 0;
+  const std::string origin = httpsPublic ? originOf(c.public_url) : "";
+  auto server = std::make_unique<http::Server>(
+      io, o,
+      [origin, httpsHost, httpsPort](http::Request& req) {
+        return http::redirectToHttps(req, origin, httpsHost, httpsPort);
+      },
+      metrics);
+  const uint16_t bound = server->start();
+  std::cout << "Plain HTTP on " << host << ":" << bound << " redirects to HTTPS" << std::endl;
+  return server;
 }
 
 // The Janus for the stage: the configured one, or a private one (nullopt: no stage).
@@ -263,6 +324,8 @@ int runServe(Config config) {
   fs::create_directories(dataDir);
   std::string keySource;
   const std::string admin = adminKey(config, dataDir, keySource);
+  auto [host, port] = splitHostPort(config.http);
+  const auto tls = setupTls(config, dataDir, host);  // before anything starts: fails fast
 
   std::unique_ptr<EmbeddedNats> embedded;
   const std::string natsUrl = startNats(config, dataDir, embedded);
@@ -278,10 +341,14 @@ int runServe(Config config) {
   http::Metrics metrics;
   std::unique_ptr<api::Api> api;
   std::atomic<api::Api*> apiPtr{nullptr};
-  auto [host, port] = splitHostPort(config.http);
   http::ServerOptions serverOptions;
   serverOptions.host = host;
   serverOptions.port = port;
+  if (tls) {
+    serverOptions.tlsCertFile = tls->certFile;
+    serverOptions.tlsKeyFile = tls->keyFile;
+    serverOptions.hstsSeconds = config.hsts_seconds;
+  }
   serverOptions.heartbeat = std::chrono::seconds(config.heartbeat_seconds);
   serverOptions.sseQueueLimit = static_cast<std::size_t>(config.sse_queue_limit);
   serverOptions.workerThreads = static_cast<std::size_t>(config.worker_threads);
@@ -319,9 +386,15 @@ int runServe(Config config) {
     return a->handle(req);
   }, metrics);
   const uint16_t bound = server.start();
-  const std::string listenUrl = "http://" + (host == "0.0.0.0" ? std::string("127.0.0.1") : host) +
-                                ":" + std::to_string(bound);
+  const std::string urlHost = host == "0.0.0.0" ? std::string("127.0.0.1") : host;
+  const std::string listenUrl =
+      (tls ? "https://" : "http://") + urlHost + ":" + std::to_string(bound);
+  auto redirect = startRedirect(config, io, metrics, urlHost, bound);
   const std::string publicUrl = config.public_url.empty() ? listenUrl : config.public_url;
+  if (tls && publicUrl.rfind("http://", 0) == 0) {
+    spdlog::warn("public_url {} is http:// while serve speaks HTTPS: links and the Origin "
+                 "check use it, and the Secure session cookie needs https://", publicUrl);
+  }
   writeFile(dataDir / "public.url", publicUrl, false);
   auto options = apiOptions(config, publicUrl, admin);
   if (turn) {
@@ -371,6 +444,7 @@ int runServe(Config config) {
     spdlog::info("received {}, shutting down: telling event streams to reconnect",
                  sig == SIGINT ? "SIGINT" : "SIGTERM");
     server.stop();
+    if (redirect) redirect->stop();
     drain.expires_after(std::chrono::milliseconds(500));
     drain.async_wait([&](const boost::system::error_code&) { io.stop(); });
   });
@@ -421,7 +495,7 @@ int runToken(Config config, const std::string& roomId, const std::string& role) 
   }
   std::string publicUrl = config.public_url;
   if (publicUrl.empty() && fs::exists(dataDir / "public.url")) publicUrl = readFile(dataDir / "public.url");
-  if (publicUrl.empty()) publicUrl = "http://" + config.http;
+  if (publicUrl.empty()) publicUrl = (tlsEnabled(config) ? "https://" : "http://") + config.http;
   http::Metrics metrics;
   api::ApiOptions options;
   options.publicUrl = publicUrl;

@@ -60,6 +60,8 @@ std::string Metrics::render() const {
   counter("amphi_rejected_rate_limit_total", "Requests rejected with 429", rejectedRateLimit);
   counter("amphi_rejected_auth_total", "Requests rejected with 401/403", rejectedAuth);
   counter("amphi_rejected_input_total", "Requests rejected as bad input", rejectedInput);
+  counter("amphi_tls_handshake_failures_total", "TLS handshakes that failed or timed out",
+          tlsHandshakeFailures);
   requestMs.render(out, "amphi_request_seconds", "API handler time");
   busMs.render(out, "amphi_bus_change_seconds", "KV compare-and-set plus publish per change");
   return out;

@@ -35,6 +35,7 @@ struct Metrics {
   std::atomic<uint64_t> rejectedRateLimit{0};
   std::atomic<uint64_t> rejectedAuth{0};  // 401 and 403
   std::atomic<uint64_t> rejectedInput{0};  // 400, 404, 405, 409, 413
+  std::atomic<uint64_t> tlsHandshakeFailures{0};
   Histogram requestMs;  // handler time of API requests
   Histogram busMs;      // KV compare-and-set + publish of one state change
 

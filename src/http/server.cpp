@@ -3,6 +3,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -20,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include "http/sse_connection.hpp"
+#include "http/stream.hpp"
 #include "http/ws_proxy.hpp"
 
 namespace amphi::http {
@@ -31,6 +33,7 @@ using asio::awaitable;
 using asio::use_awaitable;
 using asio::ip::tcp;
 using boost::system::error_code;
+using impl::Stream;
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Impl(asio::io_context& io, ServerOptions options, Handler handler, Metrics& metrics)
@@ -43,11 +46,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
   awaitable<void> acceptLoop();
   awaitable<void> session(tcp::socket socket);
-  awaitable<bool> writeResponse(beast::tcp_stream& stream, Response res, bool keepAlive,
-                                bool headOnly, unsigned version);
+  awaitable<bool> handshake(Stream& stream, const std::string& remote);
+  awaitable<void> shutdown(Stream& stream);
+  awaitable<bool> writeResponse(Stream& stream, Response res, bool keepAlive, bool headOnly,
+                                unsigned version);
   Response runHandler(Request& req);
   std::optional<Response> answerInline(Request& req);
-  void startSse(beast::tcp_stream& stream, Response& res);
+  void startSse(Stream& stream, Response& res);
   std::string sseHead(const Response& res);
 
   asio::io_context& io;
@@ -55,6 +60,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Handler handler;
   Metrics& metrics;
   tcp::acceptor acceptor;
+  std::unique_ptr<asio::ssl::context> tls;  // set by start() when serving HTTPS
+  std::string hsts;                         // Strict-Transport-Security value, or ""
   asio::thread_pool pool;
   std::atomic<bool> stopping{false};
   std::mutex sseMu;
@@ -79,6 +86,25 @@ Request toRequest(bhttp::request<bhttp::string_body>&& msg, std::string remote) 
   req.body = std::move(msg.body());
   req.remoteAddress = std::move(remote);
   return req;
+}
+
+// The server side of TLS: TLS 1.2 and 1.3 only, the certificate chain and key from PEM
+// files. Throws naming the file that failed.
+std::unique_ptr<asio::ssl::context> tlsContext(const std::string& certFile,
+                                               const std::string& keyFile) {
+  auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                       asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  error_code ec;
+  context->use_certificate_chain_file(certFile, ec);
+  if (ec) throw std::runtime_error("TLS certificate " + certFile + ": " + ec.message());
+  context->use_private_key_file(keyFile, asio::ssl::context::pem, ec);
+  if (ec) throw std::runtime_error("TLS key " + keyFile + ": " + ec.message());
+  if (SSL_CTX_check_private_key(context->native_handle()) != 1) {
+    throw std::runtime_error("TLS key " + keyFile + " does not belong to certificate " + certFile);
+  }
+  return context;
 }
 
 // The status line and header block of a response, as Beast's serializer writes them.
@@ -126,11 +152,12 @@ std::optional<Response> Server::Impl::answerInline(Request& req) {
   }
 }
 
-awaitable<bool> Server::Impl::writeResponse(beast::tcp_stream& stream, Response res,
-                                            bool keepAlive, bool headOnly, unsigned version) {
+awaitable<bool> Server::Impl::writeResponse(Stream& stream, Response res, bool keepAlive,
+                                            bool headOnly, unsigned version) {
   metrics.countResponse(res.status);
   bhttp::response<bhttp::string_body> msg{static_cast<bhttp::status>(res.status), version};
   msg.set(bhttp::field::server, "amphi");
+  if (!hsts.empty()) msg.set(bhttp::field::strict_transport_security, hsts);
   if (!res.contentType.empty()) msg.set(bhttp::field::content_type, res.contentType);
   for (auto& [name, value] : res.headers) msg.insert(name, value);
   msg.keep_alive(keepAlive && !stopping);
@@ -181,6 +208,7 @@ std::string Server::Impl::sseHead(const Response& res) {
   std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
                      "Cache-Control: no-cache, no-store\r\nX-Accel-Buffering: no\r\n"
                      "Connection: close\r\n";
+  if (!hsts.empty()) head += "Strict-Transport-Security: " + hsts + "\r\n";
   for (const auto& [name, value] : res.headers) head += name + ": " + value + "\r\n";
   thread_local std::minstd_rand rng{std::random_device{}()};
   const int jitter = static_cast<int>(rng() % static_cast<unsigned>(options.sseRetryMs / 2 + 1));
@@ -188,9 +216,9 @@ std::string Server::Impl::sseHead(const Response& res) {
   return head;
 }
 
-void Server::Impl::startSse(beast::tcp_stream& stream, Response& res) {
+void Server::Impl::startSse(Stream& stream, Response& res) {
   metrics.countResponse(200);
-  auto conn = std::make_shared<impl::SseConnection>(stream.release_socket(), options.heartbeat,
+  auto conn = std::make_shared<impl::SseConnection>(std::move(stream), options.heartbeat,
                                                     options.sseQueueLimit, metrics);
   {
     std::lock_guard lock(sseMu);
@@ -223,13 +251,15 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
   error_code ec;
   auto endpoint = socket.remote_endpoint(ec);
   std::string remote = ec ? "unknown" : endpoint.address().to_string();
-  beast::tcp_stream stream(std::move(socket));
+  Stream stream = tls ? Stream(beast::tcp_stream(std::move(socket)), *tls)
+                      : Stream(beast::tcp_stream(std::move(socket)));
+  if (!co_await handshake(stream, remote)) co_return;
   beast::flat_buffer buffer;
   for (bool first = true; !stopping; first = false) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.body_limit(options.bodyLimit);
     parser.header_limit(static_cast<uint32_t>(options.headerLimit));
-    stream.expires_after(first ? options.readTimeout : options.idleTimeout);
+    stream.tcp().expires_after(first ? options.readTimeout : options.idleTimeout);
     co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, ec));
     if (ec == bhttp::error::body_limit) {
       co_await writeResponse(stream, errorResponse(413, "payload_too_large",
@@ -245,7 +275,7 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
       }
       break;
     }
-    stream.expires_after(options.readTimeout + std::chrono::seconds(30));
+    stream.tcp().expires_after(options.readTimeout + std::chrono::seconds(30));
     if (beast::websocket::is_upgrade(parser.get()) && options.webSocketUpstream) {
       impl::WsUpstream upstream;
       const std::string path(parser.get().target().substr(0, parser.get().target().find('?')));
@@ -280,13 +310,43 @@ awaitable<void> Server::Impl::session(tcp::socket socket) {
           std::move(init), use_awaitable);
     }
     if (res.onStream && res.status == 200) {
-      stream.expires_never();
+      stream.tcp().expires_never();
       startSse(stream, res);
       co_return;
     }
     if (!co_await writeResponse(stream, std::move(res), keepAlive, headOnly, version)) break;
   }
-  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  co_await shutdown(stream);
+}
+
+// TLS: the server handshake, within its own timeout. Plain: nothing to do.
+awaitable<bool> Server::Impl::handshake(Stream& stream, const std::string& remote) {
+  auto* tlsStream = stream.tls();
+  if (!tlsStream) co_return true;
+  error_code ec;
+  stream.tcp().expires_after(options.tlsHandshakeTimeout);
+  co_await tlsStream->async_handshake(asio::ssl::stream_base::server,
+                                      asio::redirect_error(use_awaitable, ec));
+  if (!ec) co_return true;
+  metrics.tlsHandshakeFailures++;
+  // Plain HTTP sent to the HTTPS port, a client refusing the certificate, a scanner:
+  // common and harmless, so debug level.
+  spdlog::debug("http: TLS handshake with {} failed: {}", remote, ec.message());
+  stream.close();
+  co_return false;
+}
+
+// Ends the connection after the last response: TLS sends close_notify (bounded in time),
+// plain TCP half-closes so the client reads everything before the end.
+awaitable<void> Server::Impl::shutdown(Stream& stream) {
+  error_code ec;
+  if (auto* tlsStream = stream.tls()) {
+    stream.tcp().expires_after(std::chrono::seconds(3));
+    co_await tlsStream->async_shutdown(asio::redirect_error(use_awaitable, ec));
+    stream.close();
+  } else {
+    stream.tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
 }
 
 awaitable<void> Server::Impl::acceptLoop() {
@@ -325,12 +385,16 @@ uint16_t Server::start() {
   error_code ec;
   tcp::endpoint endpoint(asio::ip::make_address(o.host, ec), o.port);
   if (ec) throw std::runtime_error("invalid listen address '" + o.host + "': " + ec.message());
+  if (!o.tlsCertFile.empty()) impl_->tls = tlsContext(o.tlsCertFile, o.tlsKeyFile);
+  if (impl_->tls && o.hstsSeconds > 0) {
+    impl_->hsts = "max-age=" + std::to_string(o.hstsSeconds);
+  }
   a.open(endpoint.protocol());
   a.set_option(asio::socket_base::reuse_address(true));
   a.bind(endpoint, ec);
   if (ec) {
     throw std::runtime_error("cannot listen on " + o.host + ":" + std::to_string(o.port) + ": " +
-                             ec.message() + " (choose another address with --http)");
+                             ec.message() + " (choose another address with " + o.addressFlag + ")");
   }
   a.listen(asio::socket_base::max_listen_connections);
   asio::co_spawn(impl_->io, impl_->acceptLoop(), asio::detached);

@@ -31,6 +31,12 @@ struct ServerOptions {
   std::size_t sseQueueLimit = 1000;       // frames queued before a client is dropped
   int sseRetryMs = 3000;                  // "retry:" sent to clients (with jitter)
   std::size_t workerThreads = 8;          // handler pool
+  std::string addressFlag = "--http";     // named in "cannot listen" errors
+  // HTTPS: the certificate chain and private key (PEM files); both empty for plain HTTP.
+  std::string tlsCertFile;
+  std::string tlsKeyFile;
+  std::chrono::seconds tlsHandshakeTimeout{10};
+  int hstsSeconds = 0;  // with TLS: Strict-Transport-Security max-age (0: no header)
   // WebSocket upgrades: the upstream ws:// URL to relay a path to, or "" for none
   // (e.g. "/janus" → the Janus WebSocket transport).
   std::function<std::string(const std::string& path)> webSocketUpstream;
@@ -53,7 +59,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and starts accepting; returns the bound port. Throws naming the address.
+  // Loads the TLS certificate (if any), binds and starts accepting; returns the bound
+  // port. Throws naming the address or the certificate file.
   uint16_t start();
   // Stops accepting and closes every SSE stream with a "reconnect" hint.
   void stop();

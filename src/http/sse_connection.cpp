@@ -14,10 +14,10 @@ const auto kGoodbye =
     std::make_shared<const std::string>(": server shutting down, reconnect\nretry: 500\n\n");
 }  // namespace
 
-SseConnection::SseConnection(asio::ip::tcp::socket socket, std::chrono::seconds heartbeat,
+SseConnection::SseConnection(Stream stream, std::chrono::seconds heartbeat,
                              std::size_t queueLimit, Metrics& metrics)
-    : socket_(std::move(socket)),
-      timer_(socket_.get_executor()),
+    : stream_(std::move(stream)),
+      timer_(stream_.get_executor()),
       heartbeat_(heartbeat),
       queueLimit_(queueLimit),
       metrics_(metrics) {
@@ -28,7 +28,7 @@ SseConnection::SseConnection(asio::ip::tcp::socket socket, std::chrono::seconds 
 SseConnection::~SseConnection() { metrics_.sseConnections--; }
 
 void SseConnection::start(std::string head) {
-  asio::post(socket_.get_executor(), [self = shared_from_this(), head = std::move(head)]() mutable {
+  asio::post(stream_.get_executor(), [self = shared_from_this(), head = std::move(head)]() mutable {
     self->enqueue(std::make_shared<const std::string>(std::move(head)));
     self->armHeartbeat();
     self->watchPeer();
@@ -40,25 +40,25 @@ bool SseConnection::send(std::shared_ptr<const std::string> frame) {
   if (pending_.fetch_add(1) >= queueLimit_) {
     pending_--;
     metrics_.sseDroppedSlow++;
-    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->finish(); });
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->finish(); });
     return false;
   }
   metrics_.sseFramesSent++;
-  asio::post(socket_.get_executor(), [self = shared_from_this(), frame = std::move(frame)] {
+  asio::post(stream_.get_executor(), [self = shared_from_this(), frame = std::move(frame)] {
     self->enqueue(frame, true);
   });
   return true;
 }
 
 void SseConnection::close() {
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
     self->closing_ = true;
     if (!self->writing_) self->finish();
   });
 }
 
 void SseConnection::goodbye() {
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
     self->enqueue(kGoodbye);
     self->closing_ = true;
   });
@@ -96,7 +96,7 @@ void SseConnection::writeNext() {
   std::vector<asio::const_buffer> buffers;
   buffers.reserve(inflight_.size());
   for (const auto& f : inflight_) buffers.emplace_back(asio::buffer(*f));
-  asio::async_write(socket_, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
+  asio::async_write(stream_, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
     self->inflight_.clear();
     self->pending_ -= self->inflightCounted_;
     self->inflightCounted_ = 0;
@@ -120,7 +120,7 @@ void SseConnection::armHeartbeat() {
 // Clients never send anything after the request: a read completing means the
 // peer went away, which is how presence notices a closed tab at once.
 void SseConnection::watchPeer() {
-  socket_.async_read_some(asio::buffer(&peerByte_, 1),
+  stream_.async_read_some(asio::buffer(&peerByte_, 1),
                           [self = shared_from_this()](error_code, std::size_t) {
                             self->finish();
                           });
@@ -130,8 +130,8 @@ void SseConnection::finish() {
   if (closed_.exchange(true)) return;
   error_code ignored;
   timer_.cancel();
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
+  stream_.tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  stream_.close();
   std::vector<std::function<void()>> callbacks;
   {
     std::lock_guard lock(callbackMu_);

@@ -1,7 +1,6 @@
 // Internal to src/http: an SSE connection on its own strand with a bounded queue.
 #pragma once
 
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
@@ -11,12 +10,13 @@
 
 #include "http/metrics.hpp"
 #include "http/sse.hpp"
+#include "http/stream.hpp"
 
 namespace amphi::http::impl {
 
 class SseConnection : public SseStream, public std::enable_shared_from_this<SseConnection> {
  public:
-  SseConnection(boost::asio::ip::tcp::socket socket, std::chrono::seconds heartbeat,
+  SseConnection(Stream stream, std::chrono::seconds heartbeat,
                 std::size_t queueLimit, Metrics& metrics);
   ~SseConnection() override;
 
@@ -37,7 +37,7 @@ class SseConnection : public SseStream, public std::enable_shared_from_this<SseC
   void watchPeer();
   void finish();
 
-  boost::asio::ip::tcp::socket socket_;
+  Stream stream_;  // plain or TLS; one read (watchPeer) and one write at a time
   boost::asio::steady_timer timer_;
   std::chrono::seconds heartbeat_;
   std::size_t queueLimit_;

@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket.hpp>
 
 #include <spdlog/spdlog.h>
@@ -16,7 +17,8 @@ namespace websocket = beast::websocket;
 using asio::awaitable;
 using asio::use_awaitable;
 using boost::system::error_code;
-using WsStream = websocket::stream<beast::tcp_stream>;
+using UpStream = websocket::stream<beast::tcp_stream>;  // to Janus, plain ws://
+using DownStream = websocket::stream<Stream>;           // from the browser, ws:// or wss://
 
 bool parseWsUrl(const std::string& url, WsUpstream& out) {
   const std::string scheme = "ws://";
@@ -34,8 +36,8 @@ bool parseWsUrl(const std::string& url, WsUpstream& out) {
 
 namespace {
 
-awaitable<void> pump(WsStream& from, WsStream& to,
-                     const std::function<void(std::string&)>& rewrite) {
+template <typename From, typename To>
+awaitable<void> pump(From& from, To& to, const std::function<void(std::string&)>& rewrite) {
   beast::flat_buffer buffer;
   error_code ec;
   for (;;) {
@@ -65,12 +67,12 @@ bool wantsSubprotocol(const beast::http::request<beast::http::string_body>& req,
 
 }  // namespace
 
-awaitable<void> relayWebSocket(beast::tcp_stream stream,
+awaitable<void> relayWebSocket(Stream stream,
                                beast::http::request<beast::http::string_body> request,
                                WsUpstream upstream, std::function<void(std::string&)> rewrite) {
   auto executor = co_await asio::this_coro::executor;
   error_code ec;
-  WsStream up(executor);
+  UpStream up(executor);
   asio::ip::tcp::resolver resolver(executor);
   auto endpoints = co_await resolver.async_resolve(upstream.host, upstream.port,
                                                    asio::redirect_error(use_awaitable, ec));
@@ -98,12 +100,12 @@ awaitable<void> relayWebSocket(beast::tcp_stream stream,
     co_return;
   }
   beast::get_lowest_layer(up).expires_never();
-  stream.expires_never();
+  stream.tcp().expires_never();
   struct Pair {
-    WsStream down;
-    WsStream up;
+    DownStream down;
+    UpStream up;
   };
-  auto pair = std::make_shared<Pair>(Pair{WsStream(std::move(stream)), std::move(up)});
+  auto pair = std::make_shared<Pair>(Pair{DownStream(std::move(stream)), std::move(up)});
   pair->down.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   pair->up.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
   pair->down.set_option(websocket::stream_base::decorator([sub, upstream](websocket::response_type& res) {

@@ -10,6 +10,8 @@
 #include <functional>
 #include <string>
 
+#include "http/stream.hpp"
+
 namespace amphi::http::impl {
 
 struct WsUpstream {
@@ -26,7 +28,7 @@ bool parseWsUrl(const std::string& url, WsUpstream& out);
 // either side closes. `rewrite`, when set, may change each text message the browser
 // sends before it goes upstream.
 boost::asio::awaitable<void> relayWebSocket(
-    boost::beast::tcp_stream stream,
+    Stream stream,
     boost::beast::http::request<boost::beast::http::string_body> request, WsUpstream upstream,
     std::function<void(std::string&)> rewrite);
 

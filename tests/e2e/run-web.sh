@@ -4,7 +4,8 @@
 # Chromium, all inside a private network namespace. Needs root (unshare -n).
 # Usage: tests/e2e/run-web.sh [path/to/amphi]   (default: build/amphi)
 # Env: E2E_ARTIFACTS (screenshots web-*.png, default /tmp/amphi-e2e), E2E_WEB_SERVE_ARGS,
-#      E2E_WEB_CYCLES (promote/demote cycles, default 5), E2E_KEEP=1, E2E_VERBOSE=1.
+#      E2E_WEB_CYCLES (promote/demote cycles, default 5), E2E_KEEP=1, E2E_VERBOSE=1,
+#      E2E_WEB_TLS=1 (the flow over HTTPS with serve's self-signed certificate, 1 cycle).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="${1:-$here/../../build/amphi}"

@@ -13,14 +13,22 @@
 // as p50, not asserted. B stays on HLS throughout, its video advancing, and cannot
 // promote anyone (403 from its own page).
 //
+// E2E_WEB_TLS=1 runs the same flow over HTTPS (issue 6): serve --tls self-signed,
+// Chromium told to accept that certificate by its public key (the SPKI hash serve
+// prints), invite links, the app, the API, SSE, LL-HLS and the Janus relay all on
+// https:// and wss://; one promote/demote cycle by default.
+//
 // Env: AMPHI_BIN (required), E2E_WEB_SERVE_ARGS (replaces the default serve flags below),
-// E2E_WEB_CYCLES (default 5), E2E_ARTIFACTS (screenshots web-*.png), E2E_KEEP=1.
+// E2E_WEB_CYCLES (default 5, 1 with TLS), E2E_WEB_TLS=1, E2E_ARTIFACTS (screenshots
+// web-*.png), E2E_KEEP=1.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startServe, launchBrowser, waitUntil, log, tail, randomId } from './lib/harness.mjs';
+import {
+  startServe, launchBrowser, waitUntil, log, tail, randomId, peerFingerprint, printedCertificate,
+} from './lib/harness.mjs';
 import {
   newAppPage, joinByInvite, amphi, waitMode, videoState, videoAdvances, waitFirstFrame,
   lastClick, shot, percentile,
@@ -29,10 +37,12 @@ import { newestFrame, changedPixels, FRAME_W, FRAME_H } from './lib/hls-frames.m
 
 const AMPHI_BIN = process.env.AMPHI_BIN;
 // The real stage composite, at a picture size this 2-core machine encodes comfortably.
-const SERVE_ARGS = process.env.E2E_WEB_SERVE_ARGS !== undefined
+const TLS = process.env.E2E_WEB_TLS === '1';
+const SERVE_ARGS = [...(process.env.E2E_WEB_SERVE_ARGS !== undefined
   ? process.env.E2E_WEB_SERVE_ARGS.split(/\s+/).filter(Boolean)
-  : ['--egress-source', 'janus', '--video-size', '640x360', '--video-fps', '25'];
-const CYCLES = Number(process.env.E2E_WEB_CYCLES || 5);
+  : ['--egress-source', 'janus', '--video-size', '640x360', '--video-fps', '25']),
+...(TLS ? ['--tls', 'self-signed'] : [])];
+const CYCLES = Number(process.env.E2E_WEB_CYCLES || (TLS ? 1 : 5));
 const ROOM = 'demo';
 const T = { timeout: 120000 };
 
@@ -102,7 +112,17 @@ before(async () => {
   }, { timeoutMs: 10000, what: "room demo's invite links in serve's output" });
   invites = printed;
   log(`invites: ${JSON.stringify(invites)}`);
-  browser = await launchBrowser();
+  let spki;
+  if (TLS) {
+    const cert = printedCertificate(serve.logFile);
+    assert.ok(cert, 'serve printed its certificate\'s fingerprints');
+    assert.equal(await peerFingerprint(serve.host, serve.port), cert.fingerprint,
+      'the printed SHA-256 fingerprint is the certificate serve presents');
+    assert.ok(invites.moderator.startsWith(`https://${serve.host}:${serve.port}/`), 'https:// invite links');
+    spki = cert.spki;
+    log(`TLS: certificate ${cert.fingerprint}, Chromium trusts SPKI ${spki}`);
+  }
+  browser = await launchBrowser({ spki });
 });
 
 after(async () => {
@@ -151,6 +171,7 @@ step('viewers join and hls.js plays the broadcast (currentTime advances)', async
     .filter((n) => n.includes('/hls/')));
   log(`B: ${reqs.length} HLS requests, e.g. ${reqs.slice(-3).join(' ')}`);
   assert.ok(reqs.some((n) => /_HLS_msn=\d+/.test(n)), 'blocking playlist reloads (_HLS_msn)');
+  if (TLS) assert.ok(reqs.every((n) => n.startsWith('https://')), 'HLS over https');
   assert.ok(reqs.some((n) => /\.m4s(\?|$)/.test(n) || /part/i.test(n)), 'media parts fetched');
   // The broadcast is the stage composite (Janus source) with M's camera in it (egress log).
   await waitUntil(() => egressForwards(ids.M), { timeoutMs: 10000, what: "the egress forwarding M's feed" });
@@ -223,6 +244,12 @@ async function cycle(i, { shots = false } = {}) {
   };
   log(`cycle ${i}: ${JSON.stringify(t)}`);
 
+  if (TLS && i === 1) {
+    const ws = A.webSockets.filter((u) => u.includes('/janus'));
+    log(`A's Janus WebSockets: ${ws.join(' ')}`);
+    assert.ok(ws.length > 0 && ws.every((u) => u.startsWith('wss://')), 'the stage talks to Janus over wss://');
+    assert.equal(await A.evaluate(() => location.protocol), 'https:');
+  }
   // A's page: the same JS context, the stage with M's video playing, its own camera out.
   assert.equal(await A.evaluate(() => window.__marker), marker, 'no reload: the marker survives promotion');
   await videoAdvances(A, `stage-video-${ids.M}`, { advance: 0.5, timeoutMs: 10000 });

@@ -123,6 +123,9 @@ ServeProcess::ServeProcess(std::string natsUrl, std::vector<std::string> extraAr
       extraArgs_(std::move(extraArgs)),
       env_(std::move(env)),
       dir_(uniqueTempDir("amphi-serve")) {
+  for (const auto& arg : extraArgs_) {
+    if (arg.rfind("--tls", 0) == 0 && arg.rfind("--tls-key", 0) != 0) tls_ = true;
+  }
   if (!hasEnv(env_, "AMPHI_ADMIN_KEY")) env_.push_back(std::string("AMPHI_ADMIN_KEY=") + kAdminKey);
   try {
     for (int attempt = 1; attempt <= kLaunchAttempts; ++attempt) {
@@ -142,7 +145,7 @@ ServeProcess::~ServeProcess() {
 }
 
 std::string ServeProcess::baseUrl() const {
-  return fmt::format("http://127.0.0.1:{}", port_);
+  return fmt::format("{}://127.0.0.1:{}", tls_ ? "https" : "http", port_);
 }
 
 void ServeProcess::start() {

@@ -51,6 +51,7 @@ class NatsFixture {
 // with env AMPHI_ADMIN_KEY=test-admin-key-0123456789 unless env names AMPHI_ADMIN_KEY,
 // output appended to <temp dir>/serve.log. The binary is the environment's AMPHI_BIN if
 // set, else the AMPHI_BIN compile definition of amphi_test_support ($<TARGET_FILE:amphi>).
+// With --tls or --tls-cert among extraArgs, baseUrl() is https://.
 class ServeProcess {
  public:
   static constexpr const char* kAdminKey = "test-admin-key-0123456789";
@@ -62,7 +63,7 @@ class ServeProcess {
   ServeProcess(const ServeProcess&) = delete;
   ServeProcess& operator=(const ServeProcess&) = delete;
 
-  std::string baseUrl() const;  // http://127.0.0.1:<port>
+  std::string baseUrl() const;  // http(s)://127.0.0.1:<port>
   uint16_t port() const { return port_; }
   const std::string& dataDir() const { return dir_; }
   std::string logFile() const { return dir_ + "/serve.log"; }
@@ -90,6 +91,7 @@ class ServeProcess {
   std::vector<std::string> extraArgs_, env_;
   std::string dir_;
   uint16_t port_ = 0;
+  bool tls_ = false;
   app::ChildProcess child_;
 };
 

@@ -1,7 +1,11 @@
 #include "http_client.hpp"
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -66,7 +70,7 @@ HttpResult httpRequest(const std::string& baseUrl, const std::string& method,
                        milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   auto ep = wire::parseBaseUrl(baseUrl);
-  wire::Socket sock(ep.host, ep.port, timeout);
+  wire::Socket sock(ep, timeout);
   sock.sendAll(buildRequest(ep, method, target, body, headers), left(deadline));
   std::string raw;
   std::optional<wire::ResponseHead> head;
@@ -107,18 +111,83 @@ std::string rawExchange(const std::string& host, uint16_t port, const std::strin
 namespace wire {
 
 Endpoint parseBaseUrl(const std::string& baseUrl) {
-  const std::string scheme = "http://";
-  if (baseUrl.rfind(scheme, 0) != 0) throw std::runtime_error("not an http:// URL: " + baseUrl);
-  std::string rest = baseUrl.substr(scheme.size());
+  const bool tls = baseUrl.rfind("https://", 0) == 0;
+  if (!tls && baseUrl.rfind("http://", 0) != 0)
+    throw std::runtime_error("not an http:// or https:// URL: " + baseUrl);
+  std::string rest = baseUrl.substr(tls ? 8 : 7);
   rest = rest.substr(0, rest.find('/'));
   size_t colon = rest.rfind(':');
-  if (colon == std::string::npos) return {rest, 80};
+  if (colon == std::string::npos || rest.back() == ']') {
+    return {rest, static_cast<uint16_t>(tls ? 443 : 80), tls};
+  }
   std::string host = rest.substr(0, colon);
   if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  return {host, static_cast<uint16_t>(std::stoi(rest.substr(colon + 1)))};
+  return {host, static_cast<uint16_t>(std::stoi(rest.substr(colon + 1))), tls};
 }
 
-Socket::Socket(const std::string& host, uint16_t port, milliseconds timeout) {
+struct Socket::Tls {
+  SSL_CTX* ctx = nullptr;
+  SSL* ssl = nullptr;
+  ~Tls() {
+    if (ssl) SSL_free(ssl);
+    if (ctx) SSL_CTX_free(ctx);
+  }
+};
+
+namespace {
+
+// Waits until the socket is ready for what OpenSSL asked for; false on timeout or an
+// error that is not a retry.
+bool waitTls(int fd, SSL* ssl, int rc, Clock::time_point deadline) {
+  const int err = SSL_get_error(ssl, rc);
+  if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) return false;
+  pollfd p{fd, static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+  return ::poll(&p, 1, static_cast<int>(left(deadline).count())) == 1;
+}
+
+std::string tlsError() {
+  unsigned long e = ERR_get_error();
+  const char* reason = e ? ERR_reason_error_string(e) : nullptr;
+  ERR_clear_error();
+  return reason ? reason : "connection closed or timed out";
+}
+
+}  // namespace
+
+void Socket::handshake(const std::string& host, milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  tls_ = std::make_unique<Tls>();
+  tls_->ctx = SSL_CTX_new(TLS_client_method());
+  if (!tls_->ctx) throw std::runtime_error("SSL_CTX_new: " + tlsError());
+  SSL_CTX_set_verify(tls_->ctx, SSL_VERIFY_NONE, nullptr);
+  tls_->ssl = SSL_new(tls_->ctx);
+  SSL_set_fd(tls_->ssl, fd_);
+  unsigned char ip[16];
+  if (inet_pton(AF_INET, host.c_str(), ip) != 1 && inet_pton(AF_INET6, host.c_str(), ip) != 1) {
+    SSL_set_tlsext_host_name(tls_->ssl, host.c_str());
+  }
+  for (;;) {
+    const int rc = SSL_connect(tls_->ssl);
+    if (rc == 1) return;
+    if (!waitTls(fd_, tls_->ssl, rc, deadline))
+      throw std::runtime_error(fmt::format("TLS handshake with {}: {}", host, tlsError()));
+  }
+}
+
+std::string Socket::peerFingerprint() const {
+  if (!tls_) return "";
+  X509* cert = SSL_get1_peer_certificate(tls_->ssl);
+  if (!cert) return "";
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  X509_digest(cert, EVP_sha256(), md, &len);
+  X509_free(cert);
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) out += fmt::format("{}{:02X}", i ? ":" : "", md[i]);
+  return out;
+}
+
+Socket::Socket(const std::string& host, uint16_t port, milliseconds timeout, bool tls) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -143,19 +212,39 @@ Socket::Socket(const std::string& host, uint16_t port, milliseconds timeout) {
   ::freeaddrinfo(list);
   if (fd_ < 0)
     throw std::runtime_error(fmt::format("connect {}:{}: {}", host, port, std::strerror(err)));
+  if (tls) {
+    try {
+      handshake(host, timeout);
+    } catch (...) {
+      close();
+      throw;
+    }
+  }
 }
+
+Socket::Socket(const Endpoint& ep, milliseconds timeout) : Socket(ep.host, ep.port, timeout, ep.tls) {}
 
 Socket::~Socket() {
   close();
 }
 
 void Socket::close() {
+  tls_.reset();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }
 
 void Socket::sendAll(const std::string& bytes, milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
+  if (tls_) {
+    // Without partial writes, SSL_write sends all or nothing; retried with the same buffer.
+    for (;;) {
+      const int rc = SSL_write(tls_->ssl, bytes.data(), static_cast<int>(bytes.size()));
+      if (rc > 0) return;
+      if (!waitTls(fd_, tls_->ssl, rc, deadline))
+        throw std::runtime_error("TLS send: " + tlsError());
+    }
+  }
   size_t sent = 0;
   while (sent < bytes.size()) {
     ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
@@ -173,6 +262,7 @@ void Socket::sendAll(const std::string& bytes, milliseconds timeout) {
 
 bool Socket::receive(std::string& out, milliseconds timeout) {
   if (fd_ < 0) return false;
+  if (tls_) return receiveTls(out, timeout);
   pollfd p{fd_, POLLIN, 0};
   int ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
   if (ready <= 0) return true;
@@ -181,6 +271,24 @@ bool Socket::receive(std::string& out, milliseconds timeout) {
   if (n > 0) out.append(chunk.data(), static_cast<size_t>(n));
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
   return n > 0;
+}
+
+bool Socket::receiveTls(std::string& out, milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  std::string chunk(size_t{64} * 1024, '\0');
+  for (;;) {
+    const int rc = SSL_read(tls_->ssl, chunk.data(), static_cast<int>(chunk.size()));
+    if (rc > 0) {
+      out.append(chunk.data(), static_cast<size_t>(rc));
+      return true;
+    }
+    const int err = SSL_get_error(tls_->ssl, rc);
+    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+      ERR_clear_error();
+      return false;  // close_notify, reset or a TLS error: the end
+    }
+    if (left(deadline).count() == 0 || !waitTls(fd_, tls_->ssl, rc, deadline)) return true;
+  }
 }
 
 std::optional<ResponseHead> takeHead(std::string& buffer) {

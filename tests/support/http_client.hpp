@@ -1,10 +1,12 @@
 // A blocking HTTP/1.1 client for tests, on raw POSIX sockets (keeps compile time low).
-// One request per connection ("Connection: close"); http:// only.
+// One request per connection ("Connection: close"); http:// and https:// (OpenSSL; the
+// server's certificate is not verified: tests check its fingerprint themselves).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -22,7 +24,7 @@ struct HttpResult {
   nlohmann::json json() const;                 // parses body; throws on invalid JSON
 };
 
-// baseUrl is "http://host:port". Adds Host, Connection: close, Content-Length (when there
+// baseUrl is "http://host:port" or "https://host:port". Adds Host, Connection: close, Content-Length (when there
 // is a body or the method is POST/PUT/PATCH) and Content-Type: application/json (when there
 // is a body and headers do not name one). Throws std::runtime_error on connection failure,
 // timeout (whole exchange) or an unparsable response.
@@ -42,13 +44,18 @@ namespace wire {
 struct Endpoint {
   std::string host;
   uint16_t port = 0;
+  bool tls = false;  // https://
 };
-Endpoint parseBaseUrl(const std::string& baseUrl);  // throws on anything but http://host:port
+// Throws on anything but http(s)://host[:port][/...].
+Endpoint parseBaseUrl(const std::string& baseUrl);
 
-// A connected TCP socket, closed on destruction.
+// A connected TCP socket, with TLS when asked for (handshake done, SNI for host names),
+// closed on destruction.
 class Socket {
  public:
-  Socket(const std::string& host, uint16_t port, std::chrono::milliseconds timeout);
+  Socket(const std::string& host, uint16_t port, std::chrono::milliseconds timeout,
+         bool tls = false);
+  Socket(const Endpoint& ep, std::chrono::milliseconds timeout);
   ~Socket();
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;
@@ -58,9 +65,15 @@ class Socket {
   bool receive(std::string& out, std::chrono::milliseconds timeout);
   void close();
   bool isOpen() const { return fd_ >= 0; }
+  // TLS: SHA-256 of the server's certificate, "AB:CD:…"; "" on plain TCP.
+  std::string peerFingerprint() const;
 
  private:
+  struct Tls;
+  bool receiveTls(std::string& out, std::chrono::milliseconds timeout);
+  void handshake(const std::string& host, std::chrono::milliseconds timeout);
   int fd_ = -1;
+  std::unique_ptr<Tls> tls_;
 };
 
 struct ResponseHead {

@@ -21,7 +21,7 @@ milliseconds left(Clock::time_point deadline) {
 SseClient::SseClient(const std::string& baseUrl, const std::string& target,
                      const std::vector<std::pair<std::string, std::string>>& headers,
                      milliseconds timeout)
-    : socket_(wire::parseBaseUrl(baseUrl).host, wire::parseBaseUrl(baseUrl).port, timeout) {
+    : socket_(wire::parseBaseUrl(baseUrl), timeout) {
   auto deadline = Clock::now() + timeout;
   auto ep = wire::parseBaseUrl(baseUrl);
   std::string req = fmt::format(

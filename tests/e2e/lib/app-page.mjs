@@ -44,6 +44,8 @@ export async function newAppPage(browser, name, { viewport = { width: 1100, heig
   await context.addInitScript(pageProbes);
   const page = await context.newPage();
   page.errors = [];
+  page.webSockets = []; // URLs of the WebSockets the page opened (the Janus relay)
+  page.on('websocket', (ws) => page.webSockets.push(ws.url()));
   page.on('pageerror', (e) => {
     page.errors.push(e.message);
     log(`[${name} pageerror] ${e.message}`);

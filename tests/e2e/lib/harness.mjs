@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -237,10 +238,34 @@ async function chromiumType() {
 
 // One browser for the whole test file; each page gets its own context. executablePath
 // and extra flags are for a browser in another namespace (see startClientNamespace).
-export async function launchBrowser({ executablePath = CHROMIUM, extraArgs = [] } = {}) {
+// `spki`: the base64 SHA-256 of a server's public key whose certificate Chromium accepts
+// (serve's --tls self-signed prints it).
+export async function launchBrowser({ executablePath = CHROMIUM, extraArgs = [], spki } = {}) {
   const chromium = await chromiumType();
-  // playwright gives every launch a fresh temporary --user-data-dir of its own.
-  return chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
+  const args = [...CHROMIUM_ARGS, ...extraArgs];
+  if (spki) args.push(`--ignore-certificate-errors-spki-list=${spki}`);
+  // playwright gives every launch a fresh temporary --user-data-dir of its own (which
+  // --ignore-certificate-errors-spki-list requires).
+  return chromium.launch({ executablePath, headless: true, args });
+}
+
+// The SHA-256 fingerprint ("AB:CD:…") of the certificate a TLS server presents.
+export function peerFingerprint(host, port) {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host, port, rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.end();
+    });
+    socket.once('error', reject);
+  });
+}
+
+// What `serve --tls self-signed` printed about its certificate.
+export function printedCertificate(logFile) {
+  const text = readFileSync(logFile, 'utf8');
+  const fp = /SHA-256 fingerprint: ([0-9A-F:]+)/.exec(text);
+  const spki = /\(SPKI\) SHA-256, base64: (\S+)/.exec(text);
+  return fp && spki ? { fingerprint: fp[1], spki: spki[1] } : null;
 }
 
 // A page at `origin` with window.amphiStage; browser console lines go to the test log.
@@ -376,8 +401,12 @@ export async function startClientNamespace({ ip = '10.99.0.2', dropUdp = true } 
 // ---------------------------------------------------------------- amphi serve
 
 // Starts `amphi serve` on a free port with a temp data dir; resolves when /readyz is 200.
+// With --tls / --tls-cert in extraArgs the base URL is https:// and this process stops
+// verifying certificates (the test checks serve's fingerprint itself: peerFingerprint).
 export async function startServe({ amphiBin, extraArgs = [], host = '127.0.0.1', env = {}, readyTimeoutMs = 40000 } = {}) {
   if (!amphiBin) throw new Error('startServe: amphiBin required');
+  const https = extraArgs.includes('--tls') || extraArgs.includes('--tls-cert');
+  if (https) process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
   const port = await freePort(host);
   const dataDir = tempDir('serve');
   const adminKey = `e2e-admin-${randomId(12)}`;
@@ -385,7 +414,7 @@ export async function startServe({ amphiBin, extraArgs = [], host = '127.0.0.1',
   const args = ['serve', '--http', `${host}:${port}`, '--data-dir', dataDir, ...extraArgs];
   log(`starting ${amphiBin} ${args.join(' ')}`);
   const child = spawnLogged(amphiBin, args, { logFile, env: { AMPHI_ADMIN_KEY: adminKey, ...env } });
-  const base = `http://${host}:${port}`;
+  const base = `${https ? 'https' : 'http'}://${host}:${port}`;
   try {
     await waitUntil(async () => {
       if (child.exitCode !== null || child.signalCode !== null) {

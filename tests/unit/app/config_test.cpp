@@ -74,5 +74,32 @@ TEST(Config, ValidationSaysWhatToFix) {
   EXPECT_THROW(validate(c), std::runtime_error);
 }
 
+TEST(Config, TlsChoicesAreChecked) {
+  Config c;
+  EXPECT_FALSE(tlsEnabled(c));
+  c.tls = "self-signed";
+  EXPECT_TRUE(tlsEnabled(c));
+  EXPECT_NO_THROW(validate(c));
+  c.http_redirect = "127.0.0.1:8081";
+  EXPECT_NO_THROW(validate(c));
+  c.http_redirect = "80";
+  EXPECT_THROW(validate(c), std::runtime_error) << "host:port";
+  c.http_redirect = "";
+  c.tls = "selfsigned";
+  EXPECT_THROW(validate(c), std::runtime_error);
+  c.tls = "self-signed";
+  c.tls_cert = "cert.pem";
+  c.tls_key = "key.pem";
+  EXPECT_THROW(validate(c), std::runtime_error) << "self-signed and files: one or the other";
+  c.tls = "";
+  EXPECT_TRUE(tlsEnabled(c));
+  EXPECT_NO_THROW(validate(c));
+  c.tls_key = "";
+  EXPECT_THROW(validate(c), std::runtime_error) << "a certificate without its key";
+  c.tls_cert = "";
+  c.http_redirect = "0.0.0.0:80";
+  EXPECT_THROW(validate(c), std::runtime_error) << "a redirect to HTTPS needs HTTPS";
+}
+
 }  // namespace
 }  // namespace amphi::app

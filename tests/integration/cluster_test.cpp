@@ -115,56 +115,6 @@ std::vector<std::string> serveArgs() {
           "--janus",         "false", "--egress",          "false"};
 }
 
-TEST(DeployConfig, NginxAcceptsTheSiteFiles) {
-  auto [status, output] = NginxProcess::checkConfig({8080, 8081});
-  EXPECT_EQ(status, 0) << output;
-  EXPECT_NE(output.find("test is successful"), std::string::npos) << output;
-}
-
-TEST(DeployConfig, NginxRoutesTheSite) {
-  NatsFixture nats;
-  ServeProcess serve(nats.url(), {"--janus", "false", "--egress", "false", "--trusted-proxies",
-                                  "127.0.0.1", "--join-per-minute", "1", "--join-burst", "2"});
-  NginxProcess nginx({serve.port(), serve.port()});
-  const auto base = nginx.baseUrl();
-  EXPECT_EQ(httpRequest(base, "GET", "/healthz").status, 200);
-  EXPECT_EQ(httpRequest(base, "GET", "/metrics").status, 404) << "metrics stay private";
-  auto redirect = httpRequest(nginx.redirectBaseUrl(), "GET", "/r/demo?x=1");
-  EXPECT_EQ(redirect.status, 301);
-  EXPECT_EQ(redirect.headers["location"], "https://127.0.0.1/r/demo?x=1");
-  // An unknown room's playlist is an error: passed through, never cached.
-  for (int i = 0; i < 2; ++i) {
-    auto hls = httpRequest(base, "GET", "/hls/nope/media.m3u8?_HLS_msn=3&_HLS_part=0");
-    EXPECT_EQ(hls.status, 404);
-    EXPECT_EQ(hls.headers["x-cache-status"], "MISS");
-  }
-  // SSE through nginx: the head comes at once, unbuffered, and events flow.
-  auto room = createRoom(base, "routes");
-  auto mod = join(base, room.id, room.moderatorInvite, "Teacher");
-  auto viewer = join(base, room.id, room.viewerInvite, "V");
-  SseClient sse(base, "/api/rooms/routes/events", mod.auth());
-  ASSERT_EQ(sse.status(), 200);
-  EXPECT_EQ(sse.headers().at("content-type").rfind("text/event-stream", 0), 0u);
-  ASSERT_EQ(post(base, "/api/rooms/routes/raise-hand", viewer).status, 200);
-  bool seen = false;
-  for (auto& e : sse.collect(10, 10s)) seen = seen || e.event == "RAISE_HAND";
-  EXPECT_TRUE(seen) << "RAISE_HAND did not come through nginx";
-
-  // Joins are limited per client address: behind nginx (a trusted proxy) that is the
-  // address nginx forwards, not nginx's own.
-  auto joinFrom = [&](const std::string& address) {
-    std::vector<std::pair<std::string, std::string>> headers;
-    if (!address.empty()) headers.emplace_back("X-Forwarded-For", address);
-    const auto body = nlohmann::json{{"invite", room.viewerInvite}, {"displayName", "W"}}.dump();
-    return httpRequest(base, "POST", "/api/rooms/routes/join", body, headers).status;
-  };
-  EXPECT_EQ(joinFrom(""), 429) << "127.0.0.1 used its burst of 2 above";
-  EXPECT_EQ(joinFrom("198.51.100.1"), 200);
-  EXPECT_EQ(joinFrom("198.51.100.1"), 200);
-  EXPECT_EQ(joinFrom("198.51.100.1"), 429);
-  EXPECT_EQ(joinFrom("198.51.100.2"), 200);
-}
-
 TEST(Cluster, NatsNodeAndServeDieDuringRaisesNothingAcknowledgedIsLostOrDoubled) {
   NatsCluster nats;
   ServeProcess a(nats.url(), serveArgs());

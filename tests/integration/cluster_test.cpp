@@ -80,19 +80,23 @@ class StreamReader {
       try {
         sse_ = std::make_unique<SseClient>(base_, target_, headers, 5s);
         if (sse_->status() == 200) return;
-      } catch (const std::exception&) {
+        lastFailure_ = "status " + std::to_string(sse_->status());
+      } catch (const std::exception& e) {
+        lastFailure_ = e.what();
       }
       sse_.reset();
       std::this_thread::sleep_for(200ms);
     }
+    if (stop_) return;
     std::lock_guard lock(mu_);
-    error_ = "could not reconnect " + target_;
+    error_ = "could not reconnect " + target_ + ": " + lastFailure_;
   }
 
   std::string base_, target_;
   User user_;
   std::unique_ptr<SseClient> sse_;
   std::string lastId_;
+  std::string lastFailure_;
   mutable std::mutex mu_;
   std::map<std::string, int> raises_;
   std::map<std::string, std::string> ids_;  // event ids seen per user ("r": after a reconnect)

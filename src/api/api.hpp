@@ -26,6 +26,7 @@ struct ApiOptions {
   std::chrono::seconds inviteTtl{std::chrono::hours(24 * 30)};  // 0: never expire
   double joinPerMinute = 60;   // per client address
   double joinBurst = 60;
+  std::vector<std::string> trustedProxies;  // peers whose X-Forwarded-For is believed
   double handPerMinute = 20;   // raise + lower, per user
   double handBurst = 20;
   std::size_t maxSsePerUser = 8;

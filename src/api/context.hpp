@@ -75,6 +75,8 @@ const std::string& roomParam(const http::Request& req);
 Session requireMember(Context& ctx, const http::Request& req, const std::string& roomId);
 Session require(Context& ctx, const http::Request& req, const std::string& roomId,
                 core::Action action);
+// The client's address (X-Forwarded-For from a trusted proxy, else the TCP peer).
+std::string clientAddress(const Context& ctx, const http::Request& req);
 void rateLimit(auth::RateLimiter& limiter, const std::string& key, const char* what);
 core::Event makeEvent(core::EventType type, const std::string& roomId, const std::string& userId,
                       const std::string& displayName);

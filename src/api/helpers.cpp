@@ -55,6 +55,12 @@ Session require(Context& ctx, const http::Request& req, const std::string& roomI
   return session;
 }
 
+std::string clientAddress(const Context& ctx, const http::Request& req) {
+  const std::string* forwarded = req.header("x-forwarded-for");
+  return auth::clientAddress(req.remoteAddress, forwarded ? *forwarded : std::string_view{},
+                             ctx.options.trustedProxies);
+}
+
 void rateLimit(auth::RateLimiter& limiter, const std::string& key, const char* what) {
   auto decision = limiter.check(key);
   if (!decision.allowed) {

@@ -56,14 +56,20 @@ void RoomHub::onMessage(bus::StreamMessage message) {
 // A full queue closes a stream; its close callback detaches it later.
 void RoomHub::deliver(const Entry& entry) {
   if (core::audienceOf(entry.event.type) == core::Audience::Everyone) {
-    for (auto& [ptr, conn] : conns_) conn.stream->send(entry.frame);
+    for (auto& [ptr, conn] : conns_) {
+      if (entry.seq > conn.after) conn.stream->send(entry.frame);
+    }
     return;
   }
-  for (auto* ptr : moderators_) conns_.at(ptr).stream->send(entry.frame);
+  for (auto* ptr : moderators_) {
+    auto& conn = conns_.at(ptr);
+    if (entry.seq > conn.after) conn.stream->send(entry.frame);
+  }
   auto [begin, end] = byUser_.equal_range(entry.event.userId);
   for (auto it = begin; it != end; ++it) {
     auto& conn = conns_.at(it->second);
-    if (conn.viewer.role != core::Role::Moderator) conn.stream->send(entry.frame);
+    if (conn.viewer.role != core::Role::Moderator && entry.seq > conn.after)
+      conn.stream->send(entry.frame);
   }
 }
 
@@ -105,8 +111,10 @@ void RoomHub::attach(const std::shared_ptr<http::SseStream>& stream, const Viewe
   for (;;) {
     std::unique_lock lock(mu_);
     if (reset || cursor > ringFloor_ || fetched.size() > replayLimit_) {
+      uint64_t has = after;
       if (reset || fetched.size() > replayLimit_) {
-        sendReset(stream, ring_.empty() ? ringFloor_ : ring_.back().seq);
+        has = ring_.empty() ? ringFloor_ : ring_.back().seq;
+        sendReset(stream, has);
       } else {
         for (auto& e : fetched) {
           if (core::visibleTo(e.event, viewer.role, viewer.userId)) {
@@ -119,7 +127,7 @@ void RoomHub::attach(const std::shared_ptr<http::SseStream>& stream, const Viewe
           }
         }
       }
-      conns_[stream.get()] = Conn{stream, viewer};
+      conns_[stream.get()] = Conn{stream, viewer, has};
       if (viewer.role == core::Role::Moderator) moderators_.insert(stream.get());
       byUser_.emplace(viewer.userId, stream.get());
       return;

@@ -60,6 +60,10 @@ class RoomHub : public std::enable_shared_from_this<RoomHub> {
   struct Conn {
     std::shared_ptr<http::SseStream> stream;
     Viewer viewer;
+    // The client has everything up to here (its resume id or start position): a hub
+    // that lags behind the stream (its consumer was on a NATS node that died) must not
+    // deliver those again when they reach it.
+    uint64_t after = 0;
   };
 
   void onMessage(bus::StreamMessage message);

@@ -50,7 +50,8 @@ http::Response createRoom(Context& ctx, http::Request& req) {
   room.moderatorInvite = freshInvite(ctx);
   room.viewerInvite = freshInvite(ctx);
   ctx.store.create(room);
-  spdlog::info("room {}: created \"{}\" by admin from {}", room.id, room.title, req.remoteAddress);
+  spdlog::info("room {}: created \"{}\" by admin from {}", room.id, room.title,
+               clientAddress(ctx, req));
   return jsonResponse(201, roomCreatedJson(ctx, room)).header("Location", "/api/rooms/" + room.id);
 }
 
@@ -88,7 +89,7 @@ http::Response roomInfo(Context& ctx, http::Request& req) {
 
 http::Response join(Context& ctx, http::Request& req) {
   const std::string& roomId = roomParam(req);
-  rateLimit(ctx.joinLimiter, req.remoteAddress, "join attempts from this address");
+  rateLimit(ctx.joinLimiter, clientAddress(ctx, req), "join attempts from this address");
   const json body = parseBody(req);
   const std::string code = stringField(body, "invite", true);
   auto name = core::normalizeDisplayName(stringField(body, "displayName", true));

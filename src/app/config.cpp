@@ -29,6 +29,9 @@ const std::vector<FieldInfo>& configFields() {
       {"join_burst", &Config::join_burst, "join burst per client address"},
       {"hand_per_minute", &Config::hand_per_minute, "raise/lower per minute per user"},
       {"hand_burst", &Config::hand_burst, "raise/lower burst per user"},
+      {"trusted_proxies", &Config::trusted_proxies,
+       "comma-separated addresses of reverse proxies (nginx) whose X-Forwarded-For names the "
+       "client"},
       {"max_sse_per_user", &Config::max_sse_per_user, "open event streams per user"},
       {"sse_queue_limit", &Config::sse_queue_limit, "events queued before a slow client is "
                                                      "dropped (it resumes by id)"},

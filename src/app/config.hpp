@@ -26,6 +26,7 @@ struct Config {
   double join_burst = 60;
   double hand_per_minute = 20;          // raise + lower, per user
   double hand_burst = 20;
+  std::string trusted_proxies;          // "127.0.0.1,::1": reverse proxies (X-Forwarded-For)
   int max_sse_per_user = 8;
   int sse_queue_limit = 1000;           // events queued before a slow client is dropped
   int heartbeat_seconds = 15;

@@ -172,14 +172,15 @@ void EgressSupervisor::Impl::superviseChild(const std::string& room, Running& r)
     }
     if (Clock::now() < r.nextStart) return;
   }
-  std::vector<std::string> argv{options.binary, "egress", "--room", room, "--nats-url",
-                                options.natsUrl};
+  // The NATS URL goes in the environment: it may carry a token, and argv is public.
+  std::vector<std::string> argv{options.binary, "egress", "--room", room};
   if (options.argsFor) {
     for (auto& a : options.argsFor(room)) argv.push_back(std::move(a));
   }
   SpawnOptions so;
   so.logFile = options.logDir + "/egress-" + room + ".log";
   if (options.envFor) so.env = options.envFor(room);
+  so.env.push_back("AMPHI_NATS_URL=" + options.natsUrl);
   try {
     r.child = ChildProcess::spawn(argv, so);
     if (r.restarts == 0) r.restarts = 1;  // later exits count as crashes

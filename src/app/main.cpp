@@ -72,8 +72,11 @@ int main(int argc, char** argv) {
   auto* egress = app.add_subcommand(
       "egress", "Broadcast one room as LL-HLS (serve starts it; runnable by hand for debugging)");
   egress->add_option("--room", eg.room, "room id")->required();
-  egress->add_option("--nats-url", eg.natsUrl, "NATS server of the serves (nats://host:port)")
-      ->required();
+  egress->add_option("--nats-url", eg.natsUrl, "NATS server or cluster of the serves")
+      ->envname("AMPHI_NATS_URL")->required();
+  egress->add_option("--nats-replicas", eg.natsReplicas,
+                     "replicas of the streams it may create (serve passes its own)")
+      ->check(CLI::IsMember({1, 3, 5}))->capture_default_str();
   egress->add_option("--source", eg.source, "janus: the room's stage; test: pattern, clock, tone")
       ->check(CLI::IsMember({"janus", "test"}))->capture_default_str();
   egress->add_option("--title", eg.title, "slate title (default: the room's title)");

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -86,6 +87,12 @@ api::ApiOptions apiOptions(const Config& c, std::string publicUrl, std::string a
   o.inviteTtl = std::chrono::hours(24 * c.invite_ttl_days);
   o.joinPerMinute = c.join_per_minute;
   o.joinBurst = c.join_burst;
+  std::stringstream proxies(c.trusted_proxies);
+  for (std::string p; std::getline(proxies, p, ',');) {
+    p.erase(0, p.find_first_not_of(" \t"));
+    p.erase(p.find_last_not_of(" \t") + 1);
+    if (!p.empty()) o.trustedProxies.push_back(p);
+  }
   o.handPerMinute = c.hand_per_minute;
   o.handBurst = c.hand_burst;
   o.maxSsePerUser = static_cast<std::size_t>(c.max_sse_per_user);
@@ -287,7 +294,7 @@ std::vector<std::string> egressArgs(const Config& c, const std::string& room) {
           "--fps", std::to_string(c.video_fps), "--video-kbps", std::to_string(c.video_kbps),
           "--audio-kbps", std::to_string(c.audio_kbps), "--part-seconds",
           std::to_string(c.part_seconds), "--segment-seconds", std::to_string(c.segment_seconds),
-          "--log-level", c.log_level};
+          "--log-level", c.log_level, "--nats-replicas", std::to_string(c.nats_replicas)};
 }
 
 std::unique_ptr<EgressSupervisor> startEgress(const Config& c, bus::Bus& bus,
@@ -334,7 +341,8 @@ int runServe(Config config) {
   busOptions.replicas = config.nats_replicas;
   auto bus = bus::Bus::connect(busOptions, nullptr);
   if (!bus->waitReady(std::chrono::seconds(10))) {
-    spdlog::warn("NATS at {} is not reachable yet; serving 503 on /readyz until it is", natsUrl);
+    spdlog::warn("NATS at {} is not reachable yet; serving 503 on /readyz until it is",
+                 bus::redactUrls(natsUrl));
   }
 
   boost::asio::io_context io;
@@ -484,13 +492,16 @@ int runToken(Config config, const std::string& roomId, const std::string& role) 
   std::string natsUrl = config.nats_url;
   std::unique_ptr<EmbeddedNats> embedded;
   if (natsUrl.empty() && fs::exists(dataDir / "nats.url")) natsUrl = readFile(dataDir / "nats.url");
-  auto bus = natsUrl.empty() ? nullptr : bus::Bus::connect({.url = natsUrl}, nullptr);
+  // The same replicas as serve: connecting updates the streams to this configuration.
+  const bus::BusOptions busOptions{.url = natsUrl, .replicas = config.nats_replicas};
+  auto bus = natsUrl.empty() ? nullptr : bus::Bus::connect(busOptions, nullptr);
   if (!bus || !bus->waitReady(std::chrono::seconds(3))) {
     bus.reset();
-    if (!config.nats_url.empty()) throw std::runtime_error("NATS at " + natsUrl + " is not reachable");
+    if (!config.nats_url.empty())
+      throw std::runtime_error("NATS at " + bus::redactUrls(natsUrl) + " is not reachable");
     fs::create_directories(dataDir);
     natsUrl = startNats(Config{config}, dataDir, embedded);  // serve is not running: use its store
-    bus = bus::Bus::connect({.url = natsUrl}, nullptr);
+    bus = bus::Bus::connect({.url = natsUrl, .replicas = config.nats_replicas}, nullptr);
     if (!bus->waitReady(std::chrono::seconds(10))) throw std::runtime_error("NATS did not start");
   }
   std::string publicUrl = config.public_url;

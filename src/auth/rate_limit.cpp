@@ -63,4 +63,35 @@ void RateLimiter::evict(Clock::time_point now) {
   for (auto it = byAge.begin(); it != byAge.begin() + drop; ++it) buckets_.erase(*it);
 }
 
+namespace {
+
+std::string_view trimmed(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
+bool trusted(std::string_view address, const std::vector<std::string>& proxies) {
+  return std::find(proxies.begin(), proxies.end(), address) != proxies.end();
+}
+
+}  // namespace
+
+std::string clientAddress(std::string_view peer, std::string_view forwardedFor,
+                          const std::vector<std::string>& trustedProxies) {
+  if (!trusted(peer, trustedProxies)) return std::string(peer);
+  std::string_view client = peer;
+  while (!forwardedFor.empty()) {
+    const auto comma = forwardedFor.rfind(',');
+    const std::string_view hop =
+        trimmed(comma == std::string_view::npos ? forwardedFor : forwardedFor.substr(comma + 1));
+    forwardedFor =
+        comma == std::string_view::npos ? std::string_view{} : forwardedFor.substr(0, comma);
+    if (hop.empty()) continue;
+    client = hop;
+    if (!trusted(hop, trustedProxies)) break;
+  }
+  return std::string(client);
+}
+
 }  // namespace amphi::auth

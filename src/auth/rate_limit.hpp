@@ -8,8 +8,17 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace amphi::auth {
+
+// The client a request comes from, for per-address limits and logs. peer is the TCP
+// peer; when it is one of trustedProxies (exact addresses, e.g. nginx's 127.0.0.1),
+// X-Forwarded-For is read from the right, skipping trusted proxies, and the first other
+// address is the client. Without a trusted peer the header is ignored (clients could
+// forge it).
+std::string clientAddress(std::string_view peer, std::string_view forwardedFor,
+                          const std::vector<std::string>& trustedProxies);
 
 struct RateDecision {
   bool allowed;

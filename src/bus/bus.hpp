@@ -22,8 +22,13 @@ inline constexpr const char* kPresenceBucket = "AMPHI_PRESENCE";
 // CMAF init segments and parts of live rooms: hls.<room>.init, hls.<room>.part.
 inline constexpr const char* kHlsStream = "HLS";
 
+// "nats://a:4222, nats://b:4222" -> its URLs (spaces trimmed, empty items dropped).
+std::vector<std::string> splitUrls(std::string_view list);
+// The same list for logs: credentials (token or user:password before '@') become ***.
+std::string redactUrls(std::string_view list);
+
 struct BusOptions {
-  std::string url;                     // nats://host:port[,nats://...]
+  std::string url;                     // nats://host:port[,nats://host:port...]: a cluster
   std::string name = "amphi-serve";    // connection name shown by the server
   int replicas = 1;                    // R3 on a cluster
   std::chrono::seconds signalsMaxAge{std::chrono::hours(24)};

@@ -15,7 +15,37 @@
 #include "bus/nats_util.hpp"
 #include "core/error.hpp"
 
-namespace amphi::bus::impl {
+namespace amphi::bus {
+
+std::vector<std::string> splitUrls(std::string_view list) {
+  std::vector<std::string> out;
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    const auto first = item.find_first_not_of(" \t");
+    const auto last = item.find_last_not_of(" \t");
+    if (first != std::string_view::npos) out.emplace_back(item.substr(first, last - first + 1));
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+std::string redactUrls(std::string_view list) {
+  std::string out;
+  for (const auto& url : splitUrls(list)) {
+    if (!out.empty()) out += ',';
+    const auto scheme = url.find("://");
+    const auto from = scheme == std::string::npos ? 0 : scheme + 3;
+    const auto at = url.find('@', from);
+    out += at == std::string::npos ? url : url.substr(0, from) + "***" + url.substr(at);
+  }
+  return out;
+}
+
+namespace impl {
+
+constexpr auto kOrderedHeartbeat = std::chrono::seconds(1);
 
 Headers readHeaders(natsMsg* msg) {
   Headers out;
@@ -76,8 +106,14 @@ void NatsBus::start() {
   natsOptions* raw = nullptr;
   check(natsOptions_Create(&raw), "create options");
   OptionsPtr opts(raw);
-  check(natsOptions_SetServers(raw, nullptr, 0), "reset servers");
-  check(natsOptions_SetURL(raw, options_.url.c_str()), "set url " + options_.url);
+  // nats.c's SetURL takes one URL: a cluster's list goes to SetServers (the client also
+  // learns the other members from the server it reaches).
+  const std::vector<std::string> urls = splitUrls(options_.url);
+  if (urls.empty()) throw std::runtime_error("bus: no NATS url given");
+  std::vector<const char*> servers;
+  for (const auto& u : urls) servers.push_back(u.c_str());
+  check(natsOptions_SetServers(raw, servers.data(), static_cast<int>(servers.size())),
+        "set servers " + redactUrls(options_.url));
   check(natsOptions_SetName(raw, options_.name.c_str()), "set name");
   check(natsOptions_SetMaxReconnect(raw, -1), "set unlimited reconnects");
   check(natsOptions_SetReconnectWait(raw, 250), "set reconnect wait");
@@ -89,7 +125,8 @@ void NatsBus::start() {
   check(natsOptions_SetDisconnectedCB(raw, &NatsBus::onDisconnected, this), "disconnected cb");
   check(natsOptions_SetReconnectedCB(raw, &NatsBus::onReconnected, this), "reconnected cb");
   natsStatus s = natsConnection_Connect(&nc_, raw);
-  if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) fail(s, "connect to " + options_.url);
+  if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED)
+    fail(s, "connect to " + redactUrls(options_.url));
   jsOptions jo = jsOpts();
   check(natsConnection_JetStream(&js_, nc_, &jo), "open JetStream context");
   maintainer_ = std::thread([this] { maintain(); });
@@ -122,9 +159,9 @@ void NatsBus::wake(bool lost) {
 void NatsBus::setReady(bool ready) {
   if (ready_.exchange(ready) != ready) {
     if (ready) {
-      spdlog::info("bus: NATS ready at {}", options_.url);
+      spdlog::info("bus: NATS ready at {}", redactUrls(options_.url));
     } else if (!closing_) {
-      spdlog::warn("bus: NATS connection lost ({}); reconnecting", options_.url);
+      spdlog::warn("bus: NATS connection lost ({}); reconnecting", redactUrls(options_.url));
     }
     if (listener_) listener_(ready);
   }
@@ -259,6 +296,11 @@ void NatsBus::startSub(OrderedSub& sub) {
   jsSubOptions_Init(&so);
   so.Stream = sub.stream;
   so.Ordered = true;
+  // The server's idle heartbeat lets nats.c notice a consumer that vanished with its
+  // NATS node (the connection itself may be to another, healthy node) and recreate it
+  // after the last delivered sequence. nats.c's default (5 s) left moderators ~10-20 s
+  // without events after a node of a cluster died.
+  so.Config.Heartbeat = std::chrono::nanoseconds(kOrderedHeartbeat).count();
   if (sub.lastSeq.load() == 0 && sub.startTimeNs > 0) {
     so.Config.DeliverPolicy = js_DeliverByStartTime;
     so.Config.OptStartTime = sub.startTimeNs;
@@ -334,7 +376,8 @@ void NatsBus::unsubscribe(const std::shared_ptr<OrderedSub>& sub) {
   }
 }
 
-}  // namespace amphi::bus::impl
+}  // namespace impl
+}  // namespace amphi::bus
 
 namespace amphi::bus {
 

@@ -228,9 +228,10 @@ int runEgress(const EgressOptions& o) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts
 
-  auto bus = bus::Bus::connect({.url = o.natsUrl, .name = "amphi-egress-" + o.room}, nullptr);
+  auto bus = bus::Bus::connect(
+      {.url = o.natsUrl, .name = "amphi-egress-" + o.room, .replicas = o.natsReplicas}, nullptr);
   if (!bus->waitReady(std::chrono::seconds(15))) {
-    std::cerr << "amphi egress: NATS at " << o.natsUrl << " is not reachable\n";
+    std::cerr << "amphi egress: NATS at " << bus::redactUrls(o.natsUrl) << " is not reachable\n";
     return 3;
   }
   const StartPoint start = startPoint(*bus, o.room, wallMs());

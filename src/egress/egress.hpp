@@ -11,6 +11,7 @@ namespace amphi::egress {
 struct EgressOptions {
   std::string room;
   std::string natsUrl;
+  int natsReplicas = 1;           // serve's nats_replicas: the streams are shared
   std::string source = "janus";   // "janus" or "test"
   std::string title;              // empty: the room's title from NATS
   int width = 1280, height = 720, fps = 30;

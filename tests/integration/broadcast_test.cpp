@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <fstream>
@@ -47,8 +48,9 @@ bool waitFor(const std::function<bool()>& done, std::chrono::milliseconds timeou
   return true;
 }
 
-std::vector<std::string> cmdline(const std::string& pid) {
-  std::string raw = readFile("/proc/" + pid + "/cmdline");
+// A NUL-separated /proc file (cmdline, environ) of a process.
+std::vector<std::string> procList(const std::string& pid, const std::string& file) {
+  std::string raw = readFile("/proc/" + pid + "/" + file);
   std::vector<std::string> args;
   for (size_t pos = 0; pos < raw.size();) {
     const size_t end = raw.find('\0', pos);
@@ -66,17 +68,18 @@ bool hasOption(const std::vector<std::string>& args, const std::string& name,
   return false;
 }
 
-// Live `amphi egress --room <room> --nats-url <natsUrl>` processes (zombies have no
-// command line, so they do not count).
+// Live `amphi egress --room <room>` processes with AMPHI_NATS_URL=<natsUrl> in their
+// environment (zombies have no command line, so they do not count).
 std::vector<pid_t> egressPids(const std::string& room, const std::string& natsUrl) {
   std::vector<pid_t> pids;
   DIR* proc = opendir("/proc");
   while (auto* entry = readdir(proc)) {
     const std::string name = entry->d_name;
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const auto args = cmdline(name);
-    if (args.size() > 1 && args[1] == "egress" && hasOption(args, "--room", room) &&
-        hasOption(args, "--nats-url", natsUrl)) {
+    const auto args = procList(name, "cmdline");
+    if (args.size() > 1 && args[1] == "egress" && hasOption(args, "--room", room)) {
+      const auto env = procList(name, "environ");
+      if (std::find(env.begin(), env.end(), "AMPHI_NATS_URL=" + natsUrl) == env.end()) continue;
       pids.push_back(static_cast<pid_t>(std::stoi(name)));
     }
   }

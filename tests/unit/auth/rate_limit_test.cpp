@@ -132,3 +132,28 @@ TEST(RateLimiter, IsThreadSafe) {
 
 }  // namespace
 }  // namespace amphi::auth
+
+namespace amphi::auth {
+namespace {
+
+const std::vector<std::string> kProxies{"127.0.0.1", "10.0.0.5"};
+
+TEST(ClientAddress, UntrustedPeerIsTheClientWhateverItForwards) {
+  EXPECT_EQ(clientAddress("203.0.113.7", "198.51.100.1", kProxies), "203.0.113.7");
+  EXPECT_EQ(clientAddress("203.0.113.7", "", {}), "203.0.113.7");
+}
+
+TEST(ClientAddress, TrustedProxyNamesTheClient) {
+  EXPECT_EQ(clientAddress("127.0.0.1", "198.51.100.1", kProxies), "198.51.100.1");
+  // A client's own (forged) entries sit left of what our proxies appended.
+  EXPECT_EQ(clientAddress("127.0.0.1", "6.6.6.6, 198.51.100.1 ,10.0.0.5", kProxies),
+            "198.51.100.1");
+}
+
+TEST(ClientAddress, OnlyProxiesOrNoHeaderFallBack) {
+  EXPECT_EQ(clientAddress("127.0.0.1", "", kProxies), "127.0.0.1");
+  EXPECT_EQ(clientAddress("127.0.0.1", "10.0.0.5, ", kProxies), "10.0.0.5");
+}
+
+}  // namespace
+}  // namespace amphi::auth

@@ -235,11 +235,13 @@ async function chromiumType() {
   return playwright.chromium;
 }
 
-// One browser for the whole test file; each page gets its own context.
-export async function launchBrowser() {
+// One browser for the whole test file; each page gets its own context. `extraArgs` come
+// after CHROMIUM_ARGS (a repeated switch takes its last value, e.g.
+// --use-fake-device-for-media-stream=fps=15).
+export async function launchBrowser({ extraArgs = [] } = {}) {
   const chromium = await chromiumType();
   // playwright gives every launch a fresh temporary --user-data-dir of its own.
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 // A page at `origin` with window.amphiStage; browser console lines go to the test log.

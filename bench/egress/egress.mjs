@@ -215,8 +215,15 @@ async function promoteViewer(i) {
   const name = `V${i}`;
   const page = await newAppPage(browser, name, { viewport: VIEWPORT });
   const me = await joinByInvite(page, invites.viewer, `Viewer ${i}`);
-  await page.getByTestId('raise-hand').click();
-  await M.getByTestId(`queue-item-${me.userId}`).waitFor({ timeout: 20000 });
+  // the hand is up once the page shows its place in the queue (a click before the page
+  // is fully connected can be lost under load: click again)
+  await waitUntil(async () => {
+    if (await page.getByTestId('queue-position').isVisible()) return true;
+    const raise = page.getByTestId('raise-hand');
+    if (await raise.isVisible() && await raise.isEnabled()) await raise.click();
+    return false;
+  }, { timeoutMs: 60000, intervalMs: 3000, what: `${name}'s hand up (queue-position shown)` });
+  await M.getByTestId(`queue-item-${me.userId}`).waitFor({ timeout: 60000 });
   await M.getByTestId(`promote-${me.userId}`).click();
   await waitMode(page, 'stage', 40000);
   pages.push({ name, page, userId: me.userId });
@@ -276,9 +283,9 @@ async function measure(publishers) {
 // ------------------------------------------------------------------ report
 
 function report(results) {
-  const W = 44;
+  const W = 50;
   const C = 24;
-  const row = (name, ...cols) => console.log(name.padEnd(W) + cols.map((c) => String(c).padEnd(C)).join(''));
+  const row = (name, ...cols) => console.log((name.padEnd(W) + cols.map((c) => String(c).padEnd(C)).join('')).trimEnd());
   const expected = (r) => (Number.isFinite(r.hls.partTarget) ? 1 / r.hls.partTarget : NaN);
   console.log('');
   console.log(`Egress cost of one stage composite (--egress-source janus${EXTRA.length ? ` ${EXTRA.join(' ')}` : ', 1280x720 at 30 fps'});` +

@@ -105,14 +105,17 @@ export function threadCpu(pid) {
   return out;
 }
 
-// "x264enc0:src 30.1, compositor0:src 8.2, …": the `top` busiest thread names (threads of
-// the same name summed) between two threadCpu() snapshots, as % of one core over `secs`.
+// "vmix:src 19.2, pool-amphi×3 15.8, …": the `top` busiest thread names (threads of the
+// same name summed) between two threadCpu() snapshots, as % of one core over `secs`.
+// "×N" after a name: N threads of that name.
 export function threadShares(before, after, secs, top = 8) {
   const byName = {};
+  const count = {};
   for (const [tid, t] of after) {
     const d = t.cpu - (before.get(tid)?.cpu ?? 0);
     byName[t.comm] = (byName[t.comm] || 0) + d;
+    count[t.comm] = (count[t.comm] || 0) + 1;
   }
   return Object.entries(byName).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, top)
-    .map(([k, v]) => `${k} ${((100 * v) / secs).toFixed(1)}`).join(', ');
+    .map(([k, v]) => `${k}${count[k] > 1 ? `×${count[k]}` : ''} ${((100 * v) / secs).toFixed(1)}`).join(', ');
 }

@@ -23,8 +23,9 @@ web_dist="$(dirname "$AMPHI_BIN")/../web/dist"
   || { echo "bench/egress: no built app at $web_dist (bash scripts/build-web.sh)" >&2; exit 2; }
 "$e2e/setup.sh"
 cd "$here"
-# serve's data dir and Chromium's profile go into a temp dir of this run's own (twice on the
-# shared machine, serve's /tmp/amphi-e2e-serve-* data dir vanished mid-run; cause not found).
+# serve's data dir and Chromium's profile go into a temp dir of this run's own: on the shared
+# machine something removes /tmp/amphi-e2e-* now and then (serve's data dir vanished mid-run
+# twice, and two empty probe dirs of that name within 10 minutes).
 TMPDIR="$(mktemp -d /tmp/amphi-egress-bench.XXXXXX)"
 export TMPDIR
 trap '[ -n "${E2E_KEEP:-}" ] || rm -rf "$TMPDIR"' EXIT

@@ -20,8 +20,8 @@
 //      end is behind the wall clock) and the egress's own status lines (parts published).
 //
 //   bench/egress/run.sh build/amphi [-- --publishers 1,2,4 --seconds 30 --warmup 10 --camera-fps 15]
-// --camera-fps N: Chromium's fake camera at N fps (the app asks for ideal 24) to spend less
-// CPU in Chromium; the egress then decodes N fps per publisher.
+// --camera-fps N: Chromium's fake camera at N fps (20 otherwise; the app asks for ideal 24)
+// to spend less CPU in Chromium; the egress then decodes N fps per publisher.
 import { readFileSync, readdirSync, existsSync, rmSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -290,7 +290,7 @@ function report(results) {
   console.log('');
   console.log(`Egress cost of one stage composite (--egress-source janus${EXTRA.length ? ` ${EXTRA.join(' ')}` : ', 1280x720 at 30 fps'});` +
     ` ${SECONDS} s windows after ${WARMUP} s; Chromium ${browser.version()}` +
-    (CAMERA_FPS ? `, fake camera ${CAMERA_FPS} fps` : ', fake camera at the app\'s constraints (640x480, ideal 24 fps)'));
+    (CAMERA_FPS ? `, fake camera ${CAMERA_FPS} fps` : ', fake camera 640x480 at 20 fps (the app asks for ideal 24)'));
   row('figure', ...results.map((r) => `${r.publishers} publisher${r.publishers > 1 ? 's' : ''}`));
   console.log('-'.repeat(W + C * results.length));
   row('egress CPU (% of one core)', ...results.map((r) => f1(r.egressCpu)));

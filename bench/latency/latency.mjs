@@ -21,14 +21,15 @@
 // --start-trials N: afterwards, N fresh hls.js sessions of 12 s each on the same serve:
 // how often playback stalls at start, and hls.js's target latency after it (hls.js adds
 // liveSyncOnStallIncrease, 1 s by default, to its target for every stall).
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startServe, launchBrowser, waitUntil, get, log } from '../../tests/e2e/lib/harness.mjs';
 import { newAppPage, joinByInvite, percentile } from '../../tests/e2e/lib/app-page.mjs';
+import {
+  procStat, vmHwmKb, cpuSnapshot, cpuDelta, shares, chromiumProcs, egressProc, loadAverage as la,
+} from '../lib/procs.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const HLS_JS = join(here, '../../web/node_modules/hls.js/dist/hls.light.min.js');
@@ -51,80 +52,8 @@ const EXTRA = (process.env.BENCH_SERVE_ARGS ?? '').split(/\s+/).filter(Boolean);
 // extra hls.js settings for the latency page only (the app's viewer keeps its own)
 const HLS_EXTRA = JSON.parse(String(arg('hls-config', '{}')));
 
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-const PAGE_KB = Number(execFileSync('getconf', ['PAGESIZE']).toString().trim()) / 1024 || 4;
-const la = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
-
-// ------------------------------------------------------------------ /proc
-
-function procStat(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    // fields from 3 on: state(0) ppid(1) … utime(11) stime(12) … rss(21)
-    return { pid: Number(pid), comm: s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')), ppid: Number(rest[1]),
-      cpu: (Number(rest[11]) + Number(rest[12])) / CLK_TCK, rssKb: Number(rest[21]) * PAGE_KB };
-  } catch { return null; }
-}
-
-function allProcs() {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(procStat).filter(Boolean);
-}
-
-// Every descendant of `root` (by ppid), optionally filtered.
-function descendants(root, pred = () => true) {
-  const procs = allProcs();
-  const kids = new Map();
-  for (const p of procs) {
-    if (!kids.has(p.ppid)) kids.set(p.ppid, []);
-    kids.get(p.ppid).push(p);
-  }
-  const out = [];
-  const walk = (pid) => { for (const c of kids.get(pid) || []) { out.push(c); walk(c.pid); } };
-  walk(root);
-  return out.filter(pred);
-}
-
-const cmdline = (pid) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0'); } catch { return []; } };
-const vmHwmKb = (pid) => {
-  try { return Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]); } catch { return NaN; }
-};
-
-// CPU seconds of a set of processes now (by pid), to diff over a window: processes
-// that appear during the window count from 0, those that vanish are lost (noted).
-function cpuSnapshot(procs) { return new Map(procs.map((p) => [p.pid, p.cpu])); }
-function cpuDelta(before, after) {
-  let sum = 0;
-  let gone = 0;
-  const byType = {};
-  for (const [pid, c] of after) {
-    const d = c - (before.get(pid) ?? 0);
-    sum += d;
-    const k = chromiumType(pid);
-    byType[k] = (byType[k] || 0) + d;
-  }
-  for (const pid of before.keys()) if (!after.has(pid)) gone += 1;
-  return { sum, gone, byType };
-}
-
-// browser, renderer, gpu-process, utility:<sub-type>, zygote… from the command line
-// (Chromium rewrites its children's argv: match in the whole command line.)
-function chromiumType(pid) {
-  const line = cmdline(pid).join(' ');
-  const type = /--type=(\S+)/.exec(line);
-  const sub = /--utility-sub-type=(\S+)/.exec(line);
-  if (sub) return `utility:${sub[1].split('.')[0]}`;
-  return type ? type[1] : 'browser';
-}
-const shares = (byType, secs) => Object.entries(byType).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1])
-  .map(([k, v]) => `${k} ${((100 * v) / secs).toFixed(1)}`).join(', ');
-
-const chromiumProcs = () => descendants(process.pid, (p) => /chrom/i.test(p.comm));
-function egressProc(serve) {
-  return descendants(serve.child.pid, (p) => cmdline(p.pid)[1] === 'egress')[0] || null;
-}
 
 // ------------------------------------------------------------------ pages
 

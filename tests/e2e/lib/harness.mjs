@@ -237,7 +237,8 @@ async function chromiumType() {
 }
 
 // One browser for the whole test file; each page gets its own context. executablePath
-// and extra flags are for a browser in another namespace (see startClientNamespace).
+// and extra flags are for a browser in another namespace (see startClientNamespace); extra
+// flags come after CHROMIUM_ARGS (a repeated switch takes its last value).
 // `spki`: the base64 SHA-256 of a server's public key whose certificate Chromium accepts
 // (serve's --tls self-signed prints it).
 export async function launchBrowser({ executablePath = CHROMIUM, extraArgs = [], spki } = {}) {

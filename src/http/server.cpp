@@ -168,8 +168,17 @@ awaitable<bool> Server::Impl::writeResponse(Stream& stream, Response res, bool k
     auto body = std::move(res.sharedBody);
     msg.content_length(body->size());
     const std::string head = headerText(msg);
-    const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(*body)};
-    co_await asio::async_write(stream, buffers, asio::redirect_error(use_awaitable, ec));
+    if (stream.tls() == nullptr) {
+      const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(*body)};
+      co_await asio::async_write(stream, buffers, asio::redirect_error(use_awaitable, ec));
+    } else {
+      // Over TLS (Beast's flat ssl_stream) a small header followed by a large body in one
+      // gather write stalled after the header: two writes (TLS records anyway).
+      co_await asio::async_write(stream, asio::buffer(head), asio::redirect_error(use_awaitable, ec));
+      if (!ec) {
+        co_await asio::async_write(stream, asio::buffer(*body), asio::redirect_error(use_awaitable, ec));
+      }
+    }
     co_return !ec && msg.keep_alive();
   }
   const auto size = res.sharedBody ? res.sharedBody->size() : res.body.size();

@@ -9,11 +9,12 @@ namespace {
 constexpr std::size_t kRingSize = 2048;
 }  // namespace
 
-RoomHub::RoomHub(std::string roomId, bus::Bus& bus, http::Metrics& metrics,
+RoomHub::RoomHub(std::string roomId, bus::Bus& bus, http::Metrics& metrics, Fanout& fanout,
                  std::size_t replayLimit)
     : roomId_(std::move(roomId)),
       bus_(bus),
       metrics_(metrics),
+      fanout_(fanout),
       replayLimit_(replayLimit),
       idleSince_(std::chrono::steady_clock::now()) {}
 
@@ -56,7 +57,7 @@ void RoomHub::onMessage(bus::StreamMessage message) {
 // A full queue closes a stream; its close callback detaches it later.
 void RoomHub::deliver(const Entry& entry) {
   if (core::audienceOf(entry.event.type) == core::Audience::Everyone) {
-    for (auto& [ptr, conn] : conns_) conn.stream->send(entry.frame);
+    fanout_.send(all_, entry.frame);
     return;
   }
   for (auto* ptr : moderators_) conns_.at(ptr).stream->send(entry.frame);
@@ -119,7 +120,8 @@ void RoomHub::attach(const std::shared_ptr<http::SseStream>& stream, const Viewe
           }
         }
       }
-      conns_[stream.get()] = Conn{stream, viewer};
+      conns_[stream.get()] = Conn{stream, viewer, all_.size()};
+      all_.push_back(stream.get());
       if (viewer.role == core::Role::Moderator) moderators_.insert(stream.get());
       byUser_.emplace(viewer.userId, stream.get());
       return;
@@ -144,6 +146,10 @@ void RoomHub::detach(http::SseStream* stream) {
     }
   }
   moderators_.erase(stream);
+  const std::size_t slot = it->second.slot;
+  all_[slot] = all_.back();
+  conns_.at(all_[slot]).slot = slot;
+  all_.pop_back();
   conns_.erase(it);
   if (conns_.empty()) idleSince_ = std::chrono::steady_clock::now();
 }

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "api/fanout.hpp"
 #include "core/event.hpp"
 #include "core/role.hpp"
 #include "http/metrics.hpp"
@@ -35,7 +36,8 @@ struct Viewer {
 
 class RoomHub : public std::enable_shared_from_this<RoomHub> {
  public:
-  RoomHub(std::string roomId, bus::Bus& bus, http::Metrics& metrics, std::size_t replayLimit);
+  RoomHub(std::string roomId, bus::Bus& bus, http::Metrics& metrics, Fanout& fanout,
+          std::size_t replayLimit);
   ~RoomHub();
 
   // Subscribes from the current end of the stream. Blocking (bus round trips).
@@ -60,6 +62,7 @@ class RoomHub : public std::enable_shared_from_this<RoomHub> {
   struct Conn {
     std::shared_ptr<http::SseStream> stream;
     Viewer viewer;
+    std::size_t slot = 0;  // index in all_
   };
 
   void onMessage(bus::StreamMessage message);
@@ -71,12 +74,14 @@ class RoomHub : public std::enable_shared_from_this<RoomHub> {
   const std::string roomId_;
   bus::Bus& bus_;
   http::Metrics& metrics_;
+  Fanout& fanout_;
   const std::size_t replayLimit_;
   std::unique_ptr<bus::Subscription> subscription_;
   mutable std::mutex mu_;
   std::deque<Entry> ring_;    // events with seq > ringFloor_, in order
   uint64_t ringFloor_ = 0;    // every room event after this seq is in ring_
   std::unordered_map<http::SseStream*, Conn> conns_;
+  std::vector<http::SseStream*> all_;  // the keys of conns_, dense, for room-wide events
   std::unordered_set<http::SseStream*> moderators_;
   std::unordered_multimap<std::string, http::SseStream*> byUser_;
   std::chrono::steady_clock::time_point idleSince_;

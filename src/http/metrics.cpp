@@ -62,6 +62,7 @@ std::string Metrics::render() const {
   counter("amphi_rejected_input_total", "Requests rejected as bad input", rejectedInput);
   requestMs.render(out, "amphi_request_seconds", "API handler time");
   busMs.render(out, "amphi_bus_change_seconds", "KV compare-and-set plus publish per change");
+  casMs.render(out, "amphi_kv_cas_seconds", "KV compare-and-set of a room record");
   return out;
 }
 

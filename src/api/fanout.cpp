@@ -11,7 +11,7 @@ namespace {
 // Below this many streams a hand-over to another thread costs more than it saves.
 constexpr std::size_t kMinPerThread = 256;
 
-void sendRange(const std::vector<http::SseStream*>& streams, std::size_t begin, std::size_t end,
+void sendRange(const std::vector<std::shared_ptr<http::SseStream>>& streams, std::size_t begin, std::size_t end,
                const std::shared_ptr<const std::string>& frame) {
   for (std::size_t i = begin; i < end; ++i) streams[i]->send(frame);
 }
@@ -30,7 +30,7 @@ std::size_t Fanout::defaultHelpers() {
   return std::min<std::size_t>(cpus - 1, 3);
 }
 
-void Fanout::send(const std::vector<http::SseStream*>& streams,
+void Fanout::send(const std::vector<std::shared_ptr<http::SseStream>>& streams,
                   const std::shared_ptr<const std::string>& frame) {
   const std::size_t parts =
       std::min(helpers_ + 1, std::max<std::size_t>(1, streams.size() / kMinPerThread));

@@ -23,7 +23,7 @@ class Fanout {
   Fanout& operator=(const Fanout&) = delete;
 
   // A stream that fell too far behind is closed by its own send().
-  void send(const std::vector<http::SseStream*>& streams,
+  void send(const std::vector<std::shared_ptr<http::SseStream>>& streams,
             const std::shared_ptr<const std::string>& frame);
   // One helper per CPU beyond the first, at most 3.
   static std::size_t defaultHelpers();

@@ -66,7 +66,7 @@ class RoomHub : public std::enable_shared_from_this<RoomHub> {
   };
 
   void onMessage(bus::StreamMessage message);
-  void deliver(const Entry& entry);  // mu_ held
+  void deliverToFew(const Entry& entry);  // mu_ held
   std::vector<Entry> fetch(uint64_t from, uint64_t to);
   void sendReset(const std::shared_ptr<http::SseStream>& stream, uint64_t seq);
   bool tooOld(uint64_t lastEventId);
@@ -81,7 +81,9 @@ class RoomHub : public std::enable_shared_from_this<RoomHub> {
   std::deque<Entry> ring_;    // events with seq > ringFloor_, in order
   uint64_t ringFloor_ = 0;    // every room event after this seq is in ring_
   std::unordered_map<http::SseStream*, Conn> conns_;
-  std::vector<http::SseStream*> all_;  // the keys of conns_, dense, for room-wide events
+  std::vector<std::shared_ptr<http::SseStream>> all_;  // conns_' streams, for room-wide events
+  std::mutex sendMu_;  // one event at a time, in order, outside mu_
+  std::vector<std::shared_ptr<http::SseStream>> sending_;  // guarded by sendMu_
   std::unordered_set<http::SseStream*> moderators_;
   std::unordered_multimap<std::string, http::SseStream*> byUser_;
   std::chrono::steady_clock::time_point idleSince_;

@@ -13,6 +13,9 @@ constexpr auto kRemoteCacheFor = std::chrono::seconds(1);
 // Presence publishes at most one round per interval: the first join in a quiet room
 // goes out at once, a storm waits a little and goes out together.
 constexpr auto kRoundInterval = std::chrono::milliseconds(200);
+// A room's record (all its users here) is rewritten at most this often: with 15,000
+// users it is ~0.5 MB of JSON.
+constexpr auto kRecordInterval = std::chrono::seconds(1);
 // More joins (or leaves) of one room than this in one round become a single event.
 constexpr std::size_t kCoalesceAbove = 8;
 // A coalesced event names at most this many of the users it counts.
@@ -157,6 +160,7 @@ void Presence::flush(const std::string& roomId) {
 void Presence::run() {
   auto lastRefresh = Clock::now();
   auto lastRound = Clock::time_point{};
+  auto lastRecords = Clock::time_point{};
   std::unique_lock lock(mu_);
   while (!stop_) {
     cv_.wait_for(lock, std::chrono::milliseconds(250));
@@ -183,9 +187,12 @@ void Presence::run() {
       lastRefresh = now;
       for (const auto& [roomId, users] : rooms_) dirty_.insert(roomId);
     }
-    if (!pending_.empty() || !dirty_.empty()) lastRound = now;
-    auto dirty = std::move(dirty_);
-    dirty_.clear();
+    if (!pending_.empty()) lastRound = now;
+    std::set<std::string> dirty;
+    if (!dirty_.empty() && now - lastRecords >= kRecordInterval) {
+      lastRecords = now;
+      dirty.swap(dirty_);
+    }
     coalesce(pending_);
     auto pending = std::move(pending_);
     pending_.clear();

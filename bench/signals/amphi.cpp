@@ -211,18 +211,27 @@ void matchRaises(const std::vector<CapturedFrame>& frames, const std::vector<Use
   out.raise = summarize(delays);
 }
 
+// p99 interpolated inside the histogram's buckets and the mean, over one phase.
+void histogramFigures(const std::string& before, const std::string& after, const char* name,
+                      std::optional<double>& p99Ms, std::optional<double>& meanMs,
+                      double* count) {
+  auto b = parseHistogram(before, name);
+  auto a = parseHistogram(after, name);
+  if (!a || !b) return;
+  const auto d = a->minus(*b);
+  if (count) *count = d.count;
+  if (auto q = d.quantile(0.99)) p99Ms = *q * 1000;
+  if (d.count > 0) meanMs = d.sum / d.count * 1000;
+}
+
 void busFigures(const std::string& before, const std::string& after, AmphiFigures& out) {
   const auto conflicts = [](const std::string& text) {
     return parseGauge(text, "amphi_kv_cas_conflicts_total").value_or(0);
   };
   out.casConflicts = conflicts(after) - conflicts(before);
-  auto b = parseHistogram(before, "amphi_bus_change_seconds");
-  auto a = parseHistogram(after, "amphi_bus_change_seconds");
-  if (!a || !b) return;
-  const auto d = a->minus(*b);
-  out.busCount = d.count;
-  if (auto q = d.quantile(0.99)) out.busP99Ms = *q * 1000;
-  if (d.count > 0) out.busMeanMs = d.sum / d.count * 1000;
+  histogramFigures(before, after, "amphi_bus_change_seconds", out.busP99Ms, out.busMeanMs,
+                   &out.busCount);
+  histogramFigures(before, after, "amphi_kv_cas_seconds", out.casP99Ms, out.casMeanMs, nullptr);
 }
 
 void raisePhase(const Options& o, const Server& s, const std::vector<User>& users, const Layout& l,
@@ -236,7 +245,9 @@ void raisePhase(const Options& o, const Server& s, const std::vector<User>& user
   plan.changed.assign(plan.total, 0);
   sse.takeCaptured();
   const std::string before = scrape(s.port);
+  const std::string loadBefore = loadAverage1();
   sendRaises(o, s, users, l, plan, out);
+  out.raiseLoad = loadBefore + " / " + loadAverage1();
   std::this_thread::sleep_for(1s);
   const std::string after = scrape(s.port);
   matchRaises(sse.takeCaptured(), users, l, plan, out);

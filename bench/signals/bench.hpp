@@ -56,6 +56,7 @@ struct FanoutFigures {
   // on what else the machine is doing than the delays do.
   double serverCpuUsPerDelivery = 0;
   double clientCpuUsPerDelivery = 0;
+  std::string fanoutLoad;       // 1-minute load average before and after the fan-out rounds
   std::vector<std::string> notes;
 };
 
@@ -72,8 +73,10 @@ struct AmphiFigures {
   std::size_t raiseUnexpected = 0;
   Summary promote, demote;  // ms, POST → the user's own stream
   std::size_t promoteMissing = 0;
-  std::optional<double> busP99Ms, busMeanMs;
+  std::optional<double> busP99Ms, busMeanMs;  // KV compare-and-set + publish
+  std::optional<double> casP99Ms, casMeanMs;  // the KV compare-and-set alone
   double busCount = 0;
+  std::string raiseLoad;  // 1-minute load average before and after the raise phase
   double casConflicts = 0;  // amphi_kv_cas_conflicts_total over the raise phase
   std::optional<double> serverSseGauge;
   std::optional<double> droppedSlow;
@@ -94,6 +97,8 @@ struct ServerGauges {
 void measureStreams(SseClient& sse, std::vector<struct SseTarget> targets, const Publish& publish,
                     const ServerGauges& server, int rounds, FanoutFigures& out);
 void finishStreams(const SseClient& sse, FanoutFigures& out);
+// The 1-minute load average: other work on the machine shows in every figure.
+std::string loadAverage1();
 
 AmphiFigures runAmphi(const Options& options);
 FanoutFigures runNchan(const Options& options);

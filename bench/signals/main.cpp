@@ -27,7 +27,8 @@ and measures:
     to each stream's receipt;
   - raise-hand / lower-hand POSTs at a fixed open-loop rate → the moderator's stream;
   - promote → the promoted viewer's own stream;
-  - amphi_bus_change_seconds (KV compare-and-set + publish) over the raise phase.
+  - amphi_kv_cas_seconds (the KV compare-and-set of a change) and
+    amphi_bus_change_seconds (compare-and-set + the event's publish) over the raise phase.
 Then the same streams and fan-out against nginx + nchan. Both servers run on this
 machine, as does this client: the figures include their competition for the CPU.
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <thread>
 
 #include "bench.hpp"
@@ -95,6 +96,13 @@ double openProfile(const SseClient& sse, int64_t start, FanoutFigures& out) {
 
 }  // namespace
 
+std::string loadAverage1() {
+  std::ifstream in("/proc/loadavg");
+  std::string one;
+  in >> one;
+  return one;
+}
+
 void measureStreams(SseClient& sse, std::vector<SseTarget> targets, const Publish& publish,
                     const ServerGauges& server, int rounds, FanoutFigures& out) {
   out.wanted = targets.size();
@@ -135,10 +143,12 @@ void measureStreams(SseClient& sse, std::vector<SseTarget> targets, const Publis
   std::vector<double> all, last;
   all.reserve(idle * static_cast<std::size_t>(rounds));
   const double serverCpu = server.cpuSeconds(), clientCpu = selfCpuSeconds();
+  const std::string loadBefore = loadAverage1();
   for (int r = 0; r < rounds; ++r) {
     std::this_thread::sleep_for(50ms);
     fanoutRound(sse, publish, round++, all, last, out);
   }
+  out.fanoutLoad = loadBefore + " / " + loadAverage1();
   if (!all.empty()) {
     const auto n = static_cast<double>(all.size());
     out.serverCpuUsPerDelivery = (server.cpuSeconds() - serverCpu) * 1e6 / n;

@@ -222,7 +222,7 @@ std::shared_ptr<RoomHub> HubRegistry::get(const std::string& roomId) {
   sweep();
   auto& hub = hubs_[roomId];
   if (!hub) {
-    auto fresh = std::make_shared<RoomHub>(roomId, bus_, metrics_, replayLimit_);
+    auto fresh = std::make_shared<RoomHub>(roomId, bus_, metrics_, fanout_, replayLimit_);
     try {
       fresh->start();
     } catch (...) {

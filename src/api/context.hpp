@@ -26,7 +26,8 @@ namespace amphi::api {
 class HubRegistry {
  public:
   HubRegistry(bus::Bus& bus, http::Metrics& metrics, std::size_t replayLimit)
-      : bus_(bus), metrics_(metrics), replayLimit_(replayLimit) {}
+      : bus_(bus), metrics_(metrics), replayLimit_(replayLimit),
+        fanout_(Fanout::defaultHelpers()) {}
   std::shared_ptr<RoomHub> get(const std::string& roomId);
   void clear();
 
@@ -35,6 +36,7 @@ class HubRegistry {
   bus::Bus& bus_;
   http::Metrics& metrics_;
   std::size_t replayLimit_;
+  Fanout fanout_;  // before hubs_: outlives them
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<RoomHub>> hubs_;
   std::chrono::steady_clock::time_point lastSweep_ = std::chrono::steady_clock::now();

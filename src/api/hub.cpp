@@ -9,11 +9,12 @@ namespace {
 constexpr std::size_t kRingSize = 2048;
 }  // namespace
 
-RoomHub::RoomHub(std::string roomId, bus::Bus& bus, http::Metrics& metrics,
+RoomHub::RoomHub(std::string roomId, bus::Bus& bus, http::Metrics& metrics, Fanout& fanout,
                  std::size_t replayLimit)
     : roomId_(std::move(roomId)),
       bus_(bus),
       metrics_(metrics),
+      fanout_(fanout),
       replayLimit_(replayLimit),
       idleSince_(std::chrono::steady_clock::now()) {}
 
@@ -33,6 +34,9 @@ void RoomHub::start() {
   spdlog::info("room {}: following events after #{}", roomId_, last);
 }
 
+// One delivery thread calls this, in stream order. A room-wide event is sent outside mu_
+// (to 15,000 streams that takes a while), from a copy of the stream list: a stream that
+// attaches meanwhile already has the event from the ring, one that leaves is closed.
 void RoomHub::onMessage(bus::StreamMessage message) {
   auto event = core::decodeEvent(message.data);
   if (!event || event->roomId != roomId_) {
@@ -43,24 +47,37 @@ void RoomHub::onMessage(bus::StreamMessage message) {
   metrics_.eventsReceived++;
   Entry entry{message.seq, std::move(*event), nullptr};
   entry.frame = std::make_shared<const std::string>(core::sseFrame(entry.seq, entry.event));
-  std::lock_guard lock(mu_);
-  if (!ring_.empty() && entry.seq <= ring_.back().seq) return;
-  deliver(entry);
-  ring_.push_back(std::move(entry));
-  while (ring_.size() > kRingSize) {
-    ringFloor_ = ring_.front().seq;
-    ring_.pop_front();
+  const auto frame = entry.frame;
+  std::lock_guard sending(sendMu_);
+  {
+    std::lock_guard lock(mu_);
+    if (!ring_.empty() && entry.seq <= ring_.back().seq) return;
+    const bool everyone = core::audienceOf(entry.event.type) == core::Audience::Everyone;
+    if (everyone) {
+      if (entry.seq > maxAfter_) {
+        sending_.assign(all_.begin(), all_.end());
+      } else {  // a stream that resumed past this event (this hub lags the stream) skips it
+        for (const auto& s : all_) {
+          if (entry.seq > conns_.at(s.get()).after) sending_.push_back(s);
+        }
+      }
+    } else {
+      deliverToFew(entry);
+    }
+    ring_.push_back(std::move(entry));
+    while (ring_.size() > kRingSize) {
+      ringFloor_ = ring_.front().seq;
+      ring_.pop_front();
+    }
+    if (!everyone) return;
   }
+  fanout_.send(sending_, frame);
+  sending_.clear();
 }
 
-// A full queue closes a stream; its close callback detaches it later.
-void RoomHub::deliver(const Entry& entry) {
-  if (core::audienceOf(entry.event.type) == core::Audience::Everyone) {
-    for (auto& [ptr, conn] : conns_) {
-      if (entry.seq > conn.after) conn.stream->send(entry.frame);
-    }
-    return;
-  }
+// mu_ held. Moderators and the user concerned. A full queue closes a stream; its close
+// callback detaches it later.
+void RoomHub::deliverToFew(const Entry& entry) {
   for (auto* ptr : moderators_) {
     auto& conn = conns_.at(ptr);
     if (entry.seq > conn.after) conn.stream->send(entry.frame);
@@ -127,7 +144,9 @@ void RoomHub::attach(const std::shared_ptr<http::SseStream>& stream, const Viewe
           }
         }
       }
-      conns_[stream.get()] = Conn{stream, viewer, has};
+      conns_[stream.get()] = Conn{stream, viewer, has, all_.size()};
+      all_.push_back(stream);
+      maxAfter_ = std::max(maxAfter_, has);
       if (viewer.role == core::Role::Moderator) moderators_.insert(stream.get());
       byUser_.emplace(viewer.userId, stream.get());
       return;
@@ -152,6 +171,12 @@ void RoomHub::detach(http::SseStream* stream) {
     }
   }
   moderators_.erase(stream);
+  const std::size_t slot = it->second.slot;
+  if (slot + 1 < all_.size()) {
+    all_[slot] = std::move(all_.back());
+    conns_.at(all_[slot].get()).slot = slot;
+  }
+  all_.pop_back();
   conns_.erase(it);
   if (conns_.empty()) idleSince_ = std::chrono::steady_clock::now();
 }

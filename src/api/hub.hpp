@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "api/fanout.hpp"
 #include "core/event.hpp"
 #include "core/role.hpp"
 #include "http/metrics.hpp"
@@ -35,7 +36,8 @@ struct Viewer {
 
 class RoomHub : public std::enable_shared_from_this<RoomHub> {
  public:
-  RoomHub(std::string roomId, bus::Bus& bus, http::Metrics& metrics, std::size_t replayLimit);
+  RoomHub(std::string roomId, bus::Bus& bus, http::Metrics& metrics, Fanout& fanout,
+          std::size_t replayLimit);
   ~RoomHub();
 
   // Subscribes from the current end of the stream. Blocking (bus round trips).
@@ -64,10 +66,11 @@ class RoomHub : public std::enable_shared_from_this<RoomHub> {
     // that lags behind the stream (its consumer was on a NATS node that died) must not
     // deliver those again when they reach it.
     uint64_t after = 0;
+    std::size_t slot = 0;  // index in all_
   };
 
   void onMessage(bus::StreamMessage message);
-  void deliver(const Entry& entry);  // mu_ held
+  void deliverToFew(const Entry& entry);  // mu_ held
   std::vector<Entry> fetch(uint64_t from, uint64_t to);
   void sendReset(const std::shared_ptr<http::SseStream>& stream, uint64_t seq);
   bool tooOld(uint64_t lastEventId);
@@ -75,12 +78,17 @@ class RoomHub : public std::enable_shared_from_this<RoomHub> {
   const std::string roomId_;
   bus::Bus& bus_;
   http::Metrics& metrics_;
+  Fanout& fanout_;
   const std::size_t replayLimit_;
   std::unique_ptr<bus::Subscription> subscription_;
   mutable std::mutex mu_;
   std::deque<Entry> ring_;    // events with seq > ringFloor_, in order
   uint64_t ringFloor_ = 0;    // every room event after this seq is in ring_
   std::unordered_map<http::SseStream*, Conn> conns_;
+  std::vector<std::shared_ptr<http::SseStream>> all_;  // conns_' streams, for room-wide events
+  uint64_t maxAfter_ = 0;  // the highest Conn::after seen: later events go to all_ as is
+  std::mutex sendMu_;  // one event at a time, in order, outside mu_
+  std::vector<std::shared_ptr<http::SseStream>> sending_;  // guarded by sendMu_
   std::unordered_set<http::SseStream*> moderators_;
   std::unordered_multimap<std::string, http::SseStream*> byUser_;
   std::chrono::steady_clock::time_point idleSince_;

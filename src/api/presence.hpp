@@ -48,6 +48,8 @@ class Presence {
   };
 
   void run();
+  void coalesce(std::vector<Pending>& pending);
+  void publishRound(std::set<std::string>& dirty, std::vector<Pending>& pending);
   void flush(const std::string& roomId);
   void queueEvent(core::EventType type, const std::string& roomId, const std::string& userId,
                   const std::string& displayName);

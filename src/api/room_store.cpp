@@ -82,7 +82,11 @@ ChangeResult RoomStore::change(const std::string& roomId, const Mutation& mutati
     }
     uint64_t revision = 0;
     try {
+      const auto casStarted = std::chrono::steady_clock::now();
       revision = bus_.update(bus::Bucket::Rooms, roomKey(roomId), encoded, entry->revision);
+      metrics_.casMs.observe(std::chrono::duration<double, std::milli>(
+                                 std::chrono::steady_clock::now() - casStarted)
+                                 .count());
     } catch (const bus::CasConflict&) {
       metrics_.casConflicts++;
       room->last.reset();

@@ -64,6 +64,7 @@ std::string Metrics::render() const {
           tlsHandshakeFailures);
   requestMs.render(out, "amphi_request_seconds", "API handler time");
   busMs.render(out, "amphi_bus_change_seconds", "KV compare-and-set plus publish per change");
+  casMs.render(out, "amphi_kv_cas_seconds", "KV compare-and-set of a room record");
   return out;
 }
 

@@ -1,4 +1,9 @@
-// Internal to src/http: an SSE connection on its own strand with a bounded queue.
+// Internal to src/http: an SSE connection with a bounded queue. On plain TCP, send()
+// writes the frame straight to the socket from the caller's thread when nothing is
+// queued (the common case: a room-wide event costs one send(2) per stream, no
+// allocation, no hop to another thread); only what the kernel does not take at once
+// waits in a queue that the connection's strand writes out. Over TLS every frame goes
+// through that queue (the TLS layer is not thread-safe).
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -30,30 +35,41 @@ class SseConnection : public SseStream, public std::enable_shared_from_this<SseC
   void goodbye();
 
  private:
-  // counted: an event frame that counts against the queue limit until written.
-  void enqueue(std::shared_ptr<const std::string> frame, bool counted = false);
-  void writeNext();
+  using Frame = std::shared_ptr<const std::string>;
+  enum class Put { Written, Queued, WriteLater, Failed };
+  // mu_ held. Writes the frame now if nothing waits, else queues it.
+  Put put(const Frame& frame, bool counted);
+  void afterPut(Put put);  // mu_ not held
+  void writeNext();        // strand
   void armHeartbeat();
   void watchPeer();
   void finish();
+  void post(void (SseConnection::*step)());
 
-  Stream stream_;  // plain or TLS; one read (watchPeer) and one write at a time
+  Stream stream_;     // plain or TLS; one read (watchPeer) and one async write at a time
+  bool direct_;       // plain TCP: frames may go straight to the socket
+  std::string tlsOut_;  // strand only: frames of one TLS write, joined
   boost::asio::steady_timer timer_;
   std::chrono::seconds heartbeat_;
   std::size_t queueLimit_;
   Metrics& metrics_;
-  // Strand-only state.
-  std::vector<std::shared_ptr<const std::string>> queue_;
-  std::vector<std::shared_ptr<const std::string>> inflight_;
-  std::size_t queuedCounted_ = 0;    // event frames in queue_
-  std::size_t inflightCounted_ = 0;  // event frames in inflight_
+  char peerByte_ = 0;
+  std::atomic<bool> closed_{false};
+
+  // Guarded by mu_. An async write is in flight (or about to start) exactly when
+  // writing_ is set; otherwise queue_ is empty and a frame may go straight to the
+  // socket. The socket is closed under mu_, so a direct write never hits a reused fd.
+  std::mutex mu_;
+  std::vector<Frame> queue_;     // waiting for the strand's next write
+  std::size_t queueSkip_ = 0;    // bytes of queue_.front() already written
+  std::vector<Frame> inflight_;  // strand only while writing_
+  std::size_t events_ = 0;       // event frames accepted and not yet written out
+  std::size_t inflightEvents_ = 0;
+  std::size_t queuedEvents_ = 0;
   bool writing_ = false;
   bool closing_ = false;
   std::chrono::steady_clock::time_point lastWrite_;
-  char peerByte_ = 0;
-  // Any thread: event frames accepted by send() and not yet written to the socket.
-  std::atomic<std::size_t> pending_{0};
-  std::atomic<bool> closed_{false};
+
   std::mutex callbackMu_;
   std::vector<std::function<void()>> callbacks_;
   bool finished_ = false;  // guarded by callbackMu_

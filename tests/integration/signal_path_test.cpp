@@ -2,6 +2,12 @@
 // promote → that viewer's /user-events and nobody else's.
 #include <gtest/gtest.h>
 
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+#include <thread>
+
 #include "classroom.hpp"
 #include "fixtures.hpp"
 #include "sse_client.hpp"
@@ -134,6 +140,66 @@ TEST_F(SignalPath, PresenceCountsViewersOncePerUser) {
   ASSERT_TRUE(left) << "no PARTICIPANT_LEFT after both tabs closed";
   EXPECT_EQ(nlohmann::json::parse(left->data)["userId"], ann.userId);
   EXPECT_EQ(httpRequest(base(), "GET", "/api/rooms/presence").json()["viewers"], 0);
+}
+
+// Streams that open together (a class arriving, a room-wide reconnect) are announced in
+// fewer events than users: a burst becomes one PARTICIPANT_JOINED with a count and some
+// names. Whatever the batching, every user is counted exactly once and the last event
+// carries the right number of viewers.
+TEST_F(SignalPath, JoinBurstIsAnnouncedOnceWithRightCounts) {
+  auto room = createRoom(base(), "burst");
+  auto mod = join(base(), room.id, room.moderatorInvite, "Teacher");
+  SseClient modEvents(base(), "/api/rooms/burst/events", mod.auth());
+  std::optional<SseEvent> own;
+  do {
+    own = nextOf(modEvents, {"PARTICIPANT_JOINED"});
+  } while (own && nlohmann::json::parse(own->data)["userId"] != mod.userId);
+  ASSERT_TRUE(own) << "the moderator's own join was never announced";
+
+  constexpr std::size_t kViewers = 20;
+  std::vector<User> viewers;
+  std::map<std::string, std::string> names;  // userId → displayName
+  for (std::size_t i = 0; i < kViewers; ++i) {
+    viewers.push_back(join(base(), room.id, room.viewerInvite, "V" + std::to_string(i)));
+    names[viewers.back().userId] = viewers.back().displayName;
+  }
+  std::vector<std::unique_ptr<SseClient>> tabs(kViewers);
+  {
+    std::vector<std::thread> openers;
+    for (std::size_t i = 0; i < kViewers; ++i) {
+      openers.emplace_back([&, i] {
+        tabs[i] = std::make_unique<SseClient>(base(), "/api/rooms/burst/user-events",
+                                              viewers[i].auth());
+      });
+    }
+    for (auto& t : openers) t.join();
+  }
+  std::set<std::string> named;
+  std::size_t counted = 0, frames = 0;
+  nlohmann::json last;
+  while (counted < kViewers) {
+    auto e = nextOf(modEvents, {"PARTICIPANT_JOINED"}, 10s);
+    ASSERT_TRUE(e) << counted << " of " << kViewers << " joins announced";
+    ++frames;
+    last = nlohmann::json::parse(e->data);
+    if (!last["userId"].get<std::string>().empty()) {
+      EXPECT_TRUE(names.count(last["userId"])) << e->data;
+      EXPECT_TRUE(named.insert(last["userId"]).second) << "announced twice: " << e->data;
+      ++counted;
+      continue;
+    }
+    ASSERT_TRUE(last["count"].is_number_unsigned()) << e->data;
+    counted += last["count"].get<std::size_t>();
+    ASSERT_FALSE(last["participants"].empty()) << e->data;
+    for (const auto& p : last["participants"]) {
+      EXPECT_EQ(names[p["userId"]], p["displayName"]) << e->data;
+      EXPECT_TRUE(named.insert(p["userId"]).second) << "announced twice: " << e->data;
+    }
+  }
+  EXPECT_EQ(counted, kViewers);
+  EXPECT_EQ(last["viewers"], kViewers);
+  EXPECT_EQ(last["moderators"], 1);
+  std::cout << kViewers << " joins announced in " << frames << " PARTICIPANT_JOINED events\n";
 }
 
 }  // namespace

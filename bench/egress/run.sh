@@ -8,25 +8,18 @@
 #      (browser console), E2E_KEEP=1 (keep serve's data dir and logs).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-e2e="$here/../../tests/e2e"
-bin="${1:-$here/../../build/amphi}"
-[ $# -gt 0 ] && shift
-[ "${1:-}" = "--" ] && shift
-[ -x "$bin" ] || { echo "bench/egress: no amphi binary at $bin" >&2; exit 2; }
-AMPHI_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
-export AMPHI_BIN
-for b in /usr/bin/chromium /usr/bin/janus; do
-  [ -x "$b" ] || { echo "bench/egress: $b missing (run scripts/setup.sh)" >&2; exit 2; }
-done
+# shellcheck source=../lib/prepare.sh
+source "$here/../lib/prepare.sh"
+BENCH_NEEDS="/usr/bin/chromium /usr/bin/janus" bench_prepare bench/egress "$@"
 web_dist="$(dirname "$AMPHI_BIN")/../web/dist"
 [ -f "$web_dist/index.html" ] || [ -n "${AMPHI_WEB_DIR:-}" ] \
   || { echo "bench/egress: no built app at $web_dist (bash scripts/build-web.sh)" >&2; exit 2; }
-"$e2e/setup.sh"
+e2e=$E2E
 cd "$here"
-# serve's data dir and Chromium's profile go into a temp dir of this run's own: on the shared
-# machine something removes /tmp/amphi-e2e-* now and then (serve's data dir vanished mid-run
-# twice, and two empty probe dirs of that name within 10 minutes).
+# serve's data dir and Chromium's profile go into a temp dir of this run's own, so that
+# another job cleaning /tmp/amphi-e2e-* cannot remove them mid-run (it happened once, on a
+# machine shared with other test runs).
 TMPDIR="$(mktemp -d /tmp/amphi-egress-bench.XXXXXX)"
 export TMPDIR
 trap '[ -n "${E2E_KEEP:-}" ] || rm -rf "$TMPDIR"' EXIT
-timeout --kill-after=10 900 "$e2e/netns-run.sh" "$e2e/node_modules/.bin/node" egress.mjs "$@"
+timeout --kill-after=10 900 "$e2e/netns-run.sh" "$e2e/node_modules/.bin/node" egress.mjs "${BENCH_ARGS[@]}"

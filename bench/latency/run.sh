@@ -6,16 +6,11 @@
 # Env: BENCH_SERVE_ARGS (extra serve flags), E2E_VERBOSE=1 (browser console).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-e2e="$here/../../tests/e2e"
-bin="${1:-$here/../../build/amphi}"
-[ $# -gt 0 ] && shift
-[ "${1:-}" = "--" ] && shift
-[ -x "$bin" ] || { echo "bench/latency: no amphi binary at $bin" >&2; exit 2; }
-AMPHI_BIN="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
-export AMPHI_BIN
-[ -x /usr/bin/chromium ] || { echo "bench/latency: /usr/bin/chromium missing (run scripts/setup.sh)" >&2; exit 2; }
+# shellcheck source=../lib/prepare.sh
+source "$here/../lib/prepare.sh"
+bench_prepare bench/latency "$@"
 [ -f "$here/../../web/node_modules/hls.js/dist/hls.light.min.js" ] \
   || { echo "bench/latency: web/node_modules/hls.js missing (cd web && npm ci)" >&2; exit 2; }
-"$e2e/setup.sh"
+e2e=$E2E
 cd "$here"
-exec timeout --kill-after=10 1200 "$e2e/node_modules/.bin/node" latency.mjs "$@"
+exec timeout --kill-after=10 1200 "$e2e/node_modules/.bin/node" latency.mjs "${BENCH_ARGS[@]}"

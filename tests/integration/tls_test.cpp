@@ -284,5 +284,26 @@ TEST(HttpsOwnCertificate, ServedAsGivenAndCheckedAtStart) {
   std::filesystem::remove_all(dir);
 }
 
+// A shared body (static files, HLS media) larger than a TLS write's 64 KiB arrives whole:
+// a header + body gather write once stalled after the header over TLS.
+TEST(HttpsLargeBodies, SharedBodiesPast64KiBArriveWhole) {
+  NatsFixture nats;
+  const std::string web = uniqueTempDir("amphi-tls-web");
+  std::filesystem::create_directories(web + "/assets");
+  std::ofstream(web + "/index.html") << "<!doctype html><title>t</title>";
+  std::string big;
+  for (int i = 0; big.size() < 300 * 1024; ++i) big += fmt::format("let v{} = {};\n", i, i * 7);
+  std::ofstream(web + "/assets/app-big.js", std::ios::binary) << big;
+  ServeProcess serve(nats.url(), {"--tls", "self-signed", "--web-dir", web, "--janus", "false",
+                                  "--egress", "false"});
+  for (int round = 0; round < 3; ++round) {  // several on one keep-alive connection's worth
+    auto res = httpRequest(serve.baseUrl(), "GET", "/assets/app-big.js", "", {}, 10s);
+    ASSERT_EQ(res.status, 200);
+    EXPECT_EQ(res.body.size(), big.size());
+    EXPECT_TRUE(res.body == big) << "round " << round;
+  }
+  std::filesystem::remove_all(web);
+}
+
 }  // namespace
 }  // namespace amphi::testing

@@ -172,8 +172,9 @@ awaitable<bool> Server::Impl::writeResponse(Stream& stream, Response res, bool k
       const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(*body)};
       co_await asio::async_write(stream, buffers, asio::redirect_error(use_awaitable, ec));
     } else {
-      // Over TLS (Beast's flat ssl_stream) a small header followed by a large body in one
-      // gather write stalled after the header: two writes (TLS records anyway).
+      // Not one gather write over TLS: after the header, Asio's two-buffer write hands on an
+      // empty first buffer, Beast's flat_stream (inside ssl_stream) then writes 0 bytes of a
+      // body over 16 KiB, and Asio takes a 0-byte write as the end: the body was never sent.
       co_await asio::async_write(stream, asio::buffer(head), asio::redirect_error(use_awaitable, ec));
       if (!ec) {
         co_await asio::async_write(stream, asio::buffer(*body), asio::redirect_error(use_awaitable, ec));

@@ -171,7 +171,8 @@ void SseConnection::writeNext() {
   }
   if (finishNow) return finish();
   if (buffers.empty()) return;
-  if (!direct_) {  // one buffer per TLS write (a gather write through TLS can stall)
+  if (!direct_) {  // one buffer per TLS write (see writeResponse in server.cpp: gather
+                   // writes through Beast's ssl_stream can end early)
     tlsOut_.clear();
     for (const auto& b : buffers) tlsOut_.append(static_cast<const char*>(b.data()), b.size());
     buffers.assign(1, asio::buffer(tlsOut_));

@@ -168,18 +168,8 @@ awaitable<bool> Server::Impl::writeResponse(Stream& stream, Response res, bool k
     auto body = std::move(res.sharedBody);
     msg.content_length(body->size());
     const std::string head = headerText(msg);
-    if (stream.tls() == nullptr) {
-      const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(*body)};
-      co_await asio::async_write(stream, buffers, asio::redirect_error(use_awaitable, ec));
-    } else {
-      // Not one gather write over TLS: after the header, Asio's two-buffer write hands on an
-      // empty first buffer, Beast's flat_stream (inside ssl_stream) then writes 0 bytes of a
-      // body over 16 KiB, and Asio takes a 0-byte write as the end: the body was never sent.
-      co_await asio::async_write(stream, asio::buffer(head), asio::redirect_error(use_awaitable, ec));
-      if (!ec) {
-        co_await asio::async_write(stream, asio::buffer(*body), asio::redirect_error(use_awaitable, ec));
-      }
-    }
+    const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(*body)};
+    co_await asio::async_write(stream, buffers, asio::redirect_error(use_awaitable, ec));
     co_return !ec && msg.keep_alive();
   }
   const auto size = res.sharedBody ? res.sharedBody->size() : res.body.size();

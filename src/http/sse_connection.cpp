@@ -171,12 +171,6 @@ void SseConnection::writeNext() {
   }
   if (finishNow) return finish();
   if (buffers.empty()) return;
-  if (!direct_) {  // one buffer per TLS write (see writeResponse in server.cpp: gather
-                   // writes through Beast's ssl_stream can end early)
-    tlsOut_.clear();
-    for (const auto& b : buffers) tlsOut_.append(static_cast<const char*>(b.data()), b.size());
-    buffers.assign(1, asio::buffer(tlsOut_));
-  }
   asio::async_write(stream_, buffers, [self = shared_from_this()](error_code ec, std::size_t) {
     {
       std::lock_guard lock(self->mu_);

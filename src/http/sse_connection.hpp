@@ -48,7 +48,6 @@ class SseConnection : public SseStream, public std::enable_shared_from_this<SseC
 
   Stream stream_;     // plain or TLS; one read (watchPeer) and one async write at a time
   bool direct_;       // plain TCP: frames may go straight to the socket
-  std::string tlsOut_;  // strand only: frames of one TLS write, joined
   boost::asio::steady_timer timer_;
   std::chrono::seconds heartbeat_;
   std::size_t queueLimit_;

@@ -6,12 +6,14 @@
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace amphi::http::impl {
 
@@ -77,8 +79,19 @@ class Stream {
     Stream* self;
     template <typename Handler, typename Buffers>
     void operator()(Handler&& handler, const Buffers& buffers) const {
-      std::visit([&](auto& s) { s.async_write_some(buffers, std::forward<Handler>(handler)); },
-                 self->s_);
+      if (Tls* tls = self->tls()) {
+        // Empty buffers left out: Asio's write of a two-buffer sequence passes an emptied
+        // first buffer on after a partial write, and Beast's flat_stream (inside
+        // ssl_stream) then writes 0 bytes of a next buffer over 16 KiB, which Asio takes
+        // as the end of the write. (The sequence is copied by the operation.)
+        std::vector<boost::asio::const_buffer> nonEmpty;
+        for (boost::asio::const_buffer b : boost::beast::buffers_range_ref(buffers)) {
+          if (b.size() > 0) nonEmpty.push_back(b);
+        }
+        tls->async_write_some(nonEmpty, std::forward<Handler>(handler));
+      } else {
+        std::get<Tcp>(self->s_).async_write_some(buffers, std::forward<Handler>(handler));
+      }
     }
   };
 

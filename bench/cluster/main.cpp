@@ -1,7 +1,7 @@
 // cluster_bench: raise-hand → moderator delay through nginx (deploy/nginx) in front of
 // two serves, with a 3-node NATS cluster and R3 streams (deploy/nats) next to one NATS
 // node and R1. The same setup as tests/integration/cluster_test.cpp, without faults.
-// See bench/README.md.
+// See bench/cluster/README.md.
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>

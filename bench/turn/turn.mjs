@@ -12,9 +12,10 @@ import { loadavg } from 'node:os';
 import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  startServe, startClientNamespace, launchBrowser, newStagePage, waitForFrames, randomId, log,
+  startServe, launchBrowser, newStagePage, waitForFrames, randomId, log,
   MEDIA_IP,
 } from '../../tests/e2e/lib/harness.mjs';
+import { startClientNamespace } from '../../tests/e2e/lib/client-netns.mjs';
 
 function arg(name, def) {
   const i = process.argv.indexOf(`--${name}`);

@@ -8,9 +8,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import {
-  startServe, startClientNamespace, launchBrowser, newStagePage, screenshot, waitForFrames,
+  startServe, launchBrowser, newStagePage, screenshot, waitForFrames,
   log, tail, MEDIA_IP,
 } from './lib/harness.mjs';
+import { startClientNamespace } from './lib/client-netns.mjs';
 
 const AMPHI_BIN = process.env.AMPHI_BIN;
 const T = { timeout: 90000 };
